@@ -1,0 +1,24 @@
+"""Apply the Alembic migrations programmatically (start-up, the CLI and the tests use it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from bridge.db import Database
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(db: Database) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = db.engine
+    return config
+
+
+def upgrade(db: Database, revision: str = "head") -> None:
+    """Bring the schema to `revision`; safe to run on every start (one process at a time)."""
+    command.upgrade(alembic_config(db), revision)

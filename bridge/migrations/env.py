@@ -1,0 +1,16 @@
+"""Alembic environment: the engine comes from bridge.migrate (never from an ini file)."""
+
+from alembic import context
+
+from bridge.models import Base
+
+engine = context.config.attributes["engine"]
+
+with engine.connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,126 @@
+"""The bridge's tables: Event, Action, ActionTransition, Attempt.
+
+An Event is one thing that happened (a WHMCS hook, a Pagos360 notification), stored
+redacted. Its Actions are what the hooks decided to do about it (the outbox). Each
+Attempt is one try at an Action against a provider; each ActionTransition one move of
+its state machine, with the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bridge.states import State
+
+# BIGINT on PostgreSQL (a busy panel outgrows 2^31 attempts), INTEGER on SQLite so that
+# the primary key stays the rowid alias and autoincrements.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the zone on its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_events_source_external_id"),
+        Index("ix_events_received_at_id", "received_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(32))  # "whmcs", "pagos360"
+    type: Mapped[str] = mapped_column(String(64), index=True)  # "ClientAdd", ...
+    external_id: Mapped[str] = mapped_column(String(255))  # webhook-id, notification id
+    client_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # redacted
+
+    actions: Mapped[list[Action]] = relationship(back_populates="event", order_by="Action.id")
+
+
+class Action(Base):
+    __tablename__ = "actions"
+    __table_args__ = (Index("ix_actions_state_next_attempt_at", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    hook: Mapped[str] = mapped_column(String(128))  # the handler that planned it
+    channel: Mapped[str] = mapped_column(String(32))  # "whatsapp", "email", ...
+    recipient: Mapped[str] = mapped_column(String(320))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)  # rendered: body, subject, template sid...
+    state: Mapped[str] = mapped_column(String(16), default=State.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    provider_ref: Mapped[str | None] = mapped_column(String(128), index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    event: Mapped[Event] = relationship(back_populates="actions")
+    transitions: Mapped[list[ActionTransition]] = relationship(order_by="ActionTransition.id")
+    attempt_rows: Mapped[list[Attempt]] = relationship(order_by="Attempt.id")
+
+
+class ActionTransition(Base):
+    __tablename__ = "action_transitions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Attempt(Base):
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    duration_ms: Mapped[float | None] = mapped_column()
+    # "sent", "dry_run", "transient_error", "permanent_error"; NULL while in flight
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    provider_ref: Mapped[str | None] = mapped_column(String(128))
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,177 @@
+"""Settings: read from the environment (and `.env`), validated once at start-up.
+
+Every setting is named by its environment variable, and a missing or malformed value
+stops start-up with `SettingsError` naming that variable. The names are a contract
+with operators (documented in the README's settings table): rename nothing lightly.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
+
+DEFAULT_INSTANCE_PATH = Path(__file__).resolve().parent.parent / "instance"
+DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+# The development secret: lets the embedded mode and the CLI's test events work with
+# no set-up at all. Production mode (issue: start-up checks) refuses it.
+DEV_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"bridge-development-secret-only!!").decode()
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _whsec(value: str) -> None:
+    """Each space-separated secret must be `whsec_<base64>` of at least 16 bytes."""
+    for secret in value.split():
+        if not secret.startswith("whsec_"):
+            raise ValidationError("each secret must start with 'whsec_'")
+        try:
+            raw = base64.b64decode(secret[len("whsec_") :], validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValidationError("each secret must be whsec_ followed by base64") from exc
+        if len(raw) < 16:
+            raise ValidationError("each secret must decode to at least 16 bytes")
+
+
+class _SettingsSchema(Schema):
+    """The environment, as marshmallow sees it: keys are the variable names."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    BRIDGE_ENV = fields.String(
+        load_default="development", validate=validate.OneOf(["development", "production", "test"])
+    )
+    INSTANCE_PATH = fields.String(load_default=str(DEFAULT_INSTANCE_PATH))
+    DATABASE_URL = fields.String(load_default=None)
+    REDIS_URL = fields.String(load_default=None)
+    QUEUE_NAME = fields.String(load_default="bridge")
+    PORT = fields.Integer(load_default=8000, validate=validate.Range(1, 65535))
+    SECRET_KEY = fields.String(load_default=None)
+
+    WHMCS_WEBHOOK_SECRET = fields.String(load_default=DEV_WEBHOOK_SECRET)
+    MAX_BODY_BYTES = fields.Integer(load_default=256 * 1024, validate=validate.Range(1024, 16 * 1024 * 1024))
+
+    TWILIO_ACCOUNT_SID = fields.String(load_default=None, validate=validate.Regexp(r"^AC[0-9a-fA-F]{32}$"))
+    TWILIO_AUTH_TOKEN = fields.String(load_default=None)
+    TWILIO_WHATSAPP_FROM = fields.String(load_default=None, validate=validate.Regexp(r"^(whatsapp:)?\+[1-9]\d{6,14}$"))
+    TWILIO_MESSAGING_SERVICE_SID = fields.String(load_default=None, validate=validate.Regexp(r"^MG[0-9a-fA-F]{32}$"))
+    TWILIO_API_BASE = fields.Url(load_default="https://api.twilio.com", require_tld=False)
+    TWILIO_TIMEOUT_SECONDS = fields.Float(load_default=10.0, validate=validate.Range(0.1, 120))
+
+    SMTP_HOST = fields.String(load_default=None)
+    SMTP_PORT = fields.Integer(load_default=587, validate=validate.Range(1, 65535))
+    SMTP_USERNAME = fields.String(load_default=None)
+    SMTP_PASSWORD = fields.String(load_default=None)
+    SMTP_STARTTLS = fields.Boolean(load_default=True)
+    SMTP_TIMEOUT_SECONDS = fields.Float(load_default=15.0, validate=validate.Range(0.1, 300))
+    MAIL_FROM = fields.Email(load_default="bridge@localhost")
+
+    RETRY_MAX_ATTEMPTS = fields.Integer(load_default=8, validate=validate.Range(1, 100))
+    RETRY_BASE_SECONDS = fields.Float(load_default=5.0, validate=validate.Range(0.01, 3600))
+    RETRY_MAX_SECONDS = fields.Float(load_default=3600.0, validate=validate.Range(0.01, 86400))
+    RELAY_INTERVAL_SECONDS = fields.Float(load_default=2.0, validate=validate.Range(0.05, 600))
+    RELAY_QUEUED_GRACE_SECONDS = fields.Float(load_default=30.0, validate=validate.Range(0.0, 86400))
+    RELAY_SENDING_TIMEOUT_SECONDS = fields.Float(load_default=300.0, validate=validate.Range(1, 86400))
+
+    BRIDGE_CONFIG_DIR = fields.String(load_default=str(DEFAULT_CONFIG_DIR))
+    WHMCS_SYSTEM_URL = fields.Url(load_default=None, require_tld=False)
+    DEFAULT_LANGUAGE = fields.String(load_default="es")
+    DEFAULT_PHONE_REGION = fields.String(load_default="AR", validate=validate.Regexp(r"^[A-Z]{2}$"))
+
+    @validates("WHMCS_WEBHOOK_SECRET")
+    def _check_secret(self, value: str, **_: object) -> None:
+        _whsec(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated settings. Attribute names are the environment variables, lowercased."""
+
+    bridge_env: str
+    instance_path: str
+    database_url: str
+    redis_url: str | None
+    queue_name: str
+    port: int
+    secret_key: str | None
+    whmcs_webhook_secret: str
+    max_body_bytes: int
+    twilio_account_sid: str | None
+    twilio_auth_token: str | None
+    twilio_whatsapp_from: str | None
+    twilio_messaging_service_sid: str | None
+    twilio_api_base: str
+    twilio_timeout_seconds: float
+    smtp_host: str | None
+    smtp_port: int
+    smtp_username: str | None
+    smtp_password: str | None
+    smtp_starttls: bool
+    smtp_timeout_seconds: float
+    mail_from: str
+    retry_max_attempts: int
+    retry_base_seconds: float
+    retry_max_seconds: float
+    relay_interval_seconds: float
+    relay_queued_grace_seconds: float
+    relay_sending_timeout_seconds: float
+    bridge_config_dir: str
+    whmcs_system_url: str | None
+    default_language: str
+    default_phone_region: str
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        """All accepted WHMCS secrets (several during a rotation)."""
+        return self.whmcs_webhook_secret.split()
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(
+            self.twilio_account_sid
+            and self.twilio_auth_token
+            and (self.twilio_whatsapp_from or self.twilio_messaging_service_sid)
+        )
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
+
+
+def load_settings(overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from `environ` (default: os.environ after loading `.env`) plus overrides.
+
+    Empty strings count as unset, so `FOO=` in a `.env` file falls back to the default.
+    Raises SettingsError naming every bad variable.
+    """
+    if environ is None:
+        from dotenv import load_dotenv
+
+        load_dotenv(override=False)
+        environ = os.environ
+    raw: dict[str, object] = {k: v for k, v in environ.items() if v != ""}
+    raw.update({k.upper(): v for k, v in (overrides or {}).items()})
+    schema = _SettingsSchema()
+    known = set(schema.fields)
+    try:
+        loaded = schema.load({k: v for k, v in raw.items() if k in known})
+    except ValidationError as exc:
+        problems = "; ".join(f"{name}: {' '.join(map(str, msgs))}" for name, msgs in sorted(exc.messages.items()))
+        raise SettingsError(f"invalid settings: {problems}") from None
+    instance = Path(str(loaded["INSTANCE_PATH"]))
+    if not loaded["DATABASE_URL"]:
+        loaded["DATABASE_URL"] = f"sqlite:///{instance / 'bridge.sqlite3'}"
+    if loaded["TWILIO_ACCOUNT_SID"] and not loaded["TWILIO_AUTH_TOKEN"]:
+        raise SettingsError("invalid settings: TWILIO_AUTH_TOKEN: required when TWILIO_ACCOUNT_SID is set")
+    extra = {k: v for k, v in (overrides or {}).items() if k.upper() not in known}
+    return Settings(**{k.lower(): v for k, v in loaded.items()}, extra=extra)
