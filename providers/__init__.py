@@ -1,0 +1,44 @@
+"""How things are sent: one module per outside system, built from the settings.
+
+A channel whose credentials are not set gets a DryRun that records what it would have
+sent, so the bridge runs end to end on a fresh machine.
+"""
+
+from __future__ import annotations
+
+from bridge.settings import Settings
+from providers.base import Provider, ProviderError, SendResult
+from providers.dry_run import DryRun
+from providers.smtp_email import SmtpEmail
+from providers.twilio_whatsapp import TwilioWhatsApp
+
+__all__ = ["Provider", "ProviderError", "SendResult", "build_providers"]
+
+
+def build_providers(settings: Settings) -> dict[str, Provider]:
+    """One provider per channel, real where configured, DryRun where not."""
+    providers: dict[str, Provider] = {}
+    if settings.twilio_configured:
+        providers["whatsapp"] = TwilioWhatsApp(
+            account_sid=settings.twilio_account_sid or "",
+            auth_token=settings.twilio_auth_token or "",
+            from_number=settings.twilio_whatsapp_from,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            api_base=settings.twilio_api_base,
+            timeout=settings.twilio_timeout_seconds,
+        )
+    else:
+        providers["whatsapp"] = DryRun("whatsapp", "TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN/TWILIO_WHATSAPP_FROM not set")
+    if settings.smtp_configured:
+        providers["email"] = SmtpEmail(
+            host=settings.smtp_host or "",
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            mail_from=settings.mail_from,
+            timeout=settings.smtp_timeout_seconds,
+        )
+    else:
+        providers["email"] = DryRun("email", "SMTP_HOST not set")
+    return providers
