@@ -1,0 +1,43 @@
+"""The one write path for an Action's state: a compare-and-set plus a transition row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bridge.models import Action, ActionTransition, utcnow
+from bridge.states import State, can_move
+
+
+def move(
+    session: Session,
+    action_id: int,
+    to_state: State,
+    reason: str,
+    *,
+    expect: Iterable[State],
+    **fields: Any,
+) -> bool:
+    """Move the action to `to_state` if it is now in one of the `expect` states; say if it did.
+
+    The UPDATE's `WHERE state = <the state just read>` is the lock: of two workers (or a
+    worker and the relay) racing for the same action, exactly one sees rowcount 1, and
+    the loser changes nothing. Every move is recorded with where it came from and why.
+    Extra `fields` are written in the same UPDATE.
+    """
+    current = session.scalar(select(Action.state).where(Action.id == action_id))
+    if current is None or State(current) not in set(expect) or not can_move(current, to_state):
+        return False
+    result = session.execute(
+        update(Action)
+        .where(Action.id == action_id, Action.state == current)
+        .values(state=str(to_state), updated_at=utcnow(), **fields)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        return False
+    session.add(ActionTransition(action_id=action_id, from_state=current, to_state=str(to_state), reason=reason))
+    return True
