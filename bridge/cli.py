@@ -1,0 +1,135 @@
+"""`flask --app wsgi <command>`: migrate, send a signed test event, show recent work,
+run a worker or the relay, or everything at once in the embedded mode (`up`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+import click
+import requests
+from flask import Flask
+from sqlalchemy import select
+
+from bridge.models import Action, Event
+from bridge.services import services
+
+SAMPLES = Path(__file__).resolve().parent / "samples"
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(migrate_command)
+    app.cli.add_command(send_test_event)
+    app.cli.add_command(recent)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(relay_command)
+    app.cli.add_command(up_command)
+
+
+def _app() -> Flask:
+    from flask import current_app
+
+    return current_app._get_current_object()  # type: ignore[attr-defined]
+
+
+@click.command("migrate")
+def migrate_command() -> None:
+    """Apply the database migrations."""
+    from bridge.migrate import upgrade
+
+    svc = services(_app())
+    upgrade(svc.db)
+    click.echo(f"database at head ({svc.db.url.render_as_string(hide_password=True)})")
+
+
+@click.command("send-test-event")
+@click.argument("event_type", default="ClientAdd")
+@click.option("--url", default=None, help="Bridge base URL (default: http://127.0.0.1:$PORT).")
+@click.option(
+    "--params", "params_file", type=click.Path(exists=True, dir_okay=False), help="JSON file with hook params."
+)
+def send_test_event(event_type: str, url: str | None, params_file: str | None) -> None:
+    """Post a signed WHMCS event with sample data to the running bridge."""
+    from bridge.signing import signed_request
+
+    svc = services(_app())
+    path = Path(params_file) if params_file else SAMPLES / f"{event_type}.json"
+    if not path.exists():
+        raise click.ClickException(f"no sample params for {event_type}; pass --params FILE")
+    params = json.loads(path.read_text())
+    body, headers = signed_request(svc.settings.webhook_secrets[0], event_type, params)
+    base = url or f"http://127.0.0.1:{svc.settings.port}"
+    try:
+        response = requests.post(f"{base}/webhooks/whmcs", data=body, headers=headers, timeout=10)
+    except requests.RequestException as exc:
+        raise click.ClickException(f"could not reach the bridge at {base}: {exc}") from None
+    click.echo(f"{response.status_code} {response.text.strip()}")
+    if response.status_code >= 300:
+        raise SystemExit(1)
+
+
+@click.command("recent")
+@click.option("--limit", default=10, show_default=True)
+def recent(limit: int) -> None:
+    """Show the latest events and their actions."""
+    svc = services(_app())
+    with svc.db.session() as session:
+        events = session.scalars(select(Event).order_by(Event.id.desc()).limit(limit)).all()
+        if not events:
+            click.echo("no events yet")
+        for event in events:
+            when = f"{event.received_at:%Y-%m-%d %H:%M:%S}"
+            click.echo(f"event {event.id}  {when}  {event.source}/{event.type}  client {event.client_id or '-'}")
+            actions = session.scalars(select(Action).where(Action.event_id == event.id).order_by(Action.id)).all()
+            for action in actions:
+                dry = "  [DRY RUN: nothing was sent]" if action.dry_run else ""
+                why = f"  ({action.last_error})" if action.last_error else ""
+                click.echo(
+                    f"    action {action.id}  {action.channel:<8} {action.state:<10} to {action.recipient}"
+                    f"  attempts {action.attempts}{dry}{why}"
+                )
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker_command(burst: bool) -> None:
+    """Run an RQ worker on the bridge's queue (same as `rq worker`, with this app's settings)."""
+    from rq import Worker
+
+    from bridge import jobs
+
+    app = _app()
+    svc = services(app)
+    jobs.bind_app(app)
+    name = f"bridge-{socket.gethostname()}-{os.getpid()}"
+    Worker([svc.queue.queue], connection=svc.redis, name=name).work(burst=burst, with_scheduler=False)
+
+
+@click.command("relay")
+@click.option("--once", is_flag=True, help="One pass, then exit.")
+def relay_command(once: bool) -> None:
+    """Re-queue what the queue lost, and queue due retries, every RELAY_INTERVAL_SECONDS."""
+    svc = services(_app())
+    relay = svc.relay()
+    while True:
+        try:
+            report = relay.run_once()
+            if once:
+                click.echo(json.dumps(report.__dict__))
+                return
+        except Exception as exc:
+            if once:
+                raise
+            click.echo(f"relay pass failed: {exc}", err=True)
+        time.sleep(svc.settings.relay_interval_seconds)
+
+
+@click.command("up")
+def up_command() -> None:
+    """Embedded mode: migrate, then run web, worker and relay together until Ctrl-C."""
+    from bridge.runner import run_all
+
+    run_all(_app())

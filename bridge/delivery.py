@@ -1,0 +1,134 @@
+"""Carry out one Action: claim it, try the provider once, record the attempt and the outcome.
+
+This is the body of every queue job. It is safe to run twice for the same Action (a
+duplicate job, a relay re-enqueue): only the run that wins the claim does anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from bridge.db import Database
+from bridge.models import Action, Attempt, utcnow
+from bridge.retry import RetryPolicy
+from bridge.states import CLAIMABLE, State
+from bridge.transitions import move
+from providers import Provider, ProviderError, SendResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action_id: int
+    state: str  # the state the action was left in, or "not-claimed"
+    detail: str = ""
+
+
+class Deliverer:
+    def __init__(
+        self, db: Database, providers: dict[str, Provider], policy: RetryPolicy, worker_name: str = ""
+    ) -> None:
+        self.db = db
+        self.providers = providers
+        self.policy = policy
+        self.worker_name = worker_name
+
+    def deliver(self, action_id: int) -> Outcome:
+        claimed = self._claim(action_id)
+        if claimed is None:
+            return Outcome(action_id, "not-claimed", "already taken or in a final state")
+        action, attempt_id = claimed
+        provider = self.providers.get(action.channel)
+        started = time.perf_counter()
+        try:
+            if provider is None:
+                raise ProviderError(f"no provider for channel {action.channel!r}", permanent=True)
+            result = provider.send(action.recipient, action.content)
+        except ProviderError as exc:
+            return self._failed(action, attempt_id, started, exc)
+        except Exception as exc:
+            log.exception("unexpected error sending action %s", action_id)
+            error = ProviderError(f"unexpected {type(exc).__name__}: {exc}", permanent=False)
+            return self._failed(action, attempt_id, started, error)
+        return self._sent(action, attempt_id, started, result)
+
+    def _claim(self, action_id: int) -> tuple[Action, int] | None:
+        """Compare-and-set into `sending`, and write the attempt row before the send."""
+        with self.db.session() as session:
+            action = session.get(Action, action_id)
+            if action is None:
+                return None
+            number = action.attempts + 1
+            won = move(
+                session,
+                action_id,
+                State.SENDING,
+                f"attempt {number} by worker {self.worker_name}".strip(),
+                expect=CLAIMABLE,
+                attempts=number,
+                next_attempt_at=None,
+            )
+            if not won:
+                return None
+            attempt = Attempt(action_id=action_id, number=number)
+            session.add(attempt)
+            session.flush()
+            session.refresh(action)
+            session.expunge(action)
+            return action, attempt.id
+
+    def _sent(self, action: Action, attempt_id: int, started: float, result: SendResult) -> Outcome:
+        outcome = "dry_run" if result.dry_run else "sent"
+        reason = (
+            f"dry run: {result.detail.get('why', 'no credentials')}" if result.dry_run else "accepted by the provider"
+        )
+        with self.db.session() as session:
+            self._finish_attempt(
+                session,
+                attempt_id,
+                started,
+                outcome=outcome,
+                http_status=result.http_status,
+                provider_ref=result.provider_ref,
+            )
+            move(
+                session,
+                action.id,
+                State.SENT,
+                reason,
+                expect=[State.SENDING],
+                provider_ref=result.provider_ref,
+                dry_run=result.dry_run,
+                last_error=None,
+            )
+        return Outcome(action.id, State.SENT, reason)
+
+    def _failed(self, action: Action, attempt_id: int, started: float, error: ProviderError) -> Outcome:
+        outcome = "permanent_error" if error.permanent else "transient_error"
+        with self.db.session() as session:
+            self._finish_attempt(
+                session, attempt_id, started, outcome=outcome, http_status=error.http_status, error=str(error)
+            )
+            if error.permanent:
+                state, reason, extra = State.FAILED, f"permanent error: {error}", {}
+            elif self.policy.exhausted(action.attempts):
+                state, reason, extra = State.FAILED, f"gave up after {action.attempts} attempts: {error}", {}
+            else:
+                delay = self.policy.delay(action.attempts, error.retry_after)
+                state, reason = State.RETRYING, f"transient error, retry in {delay:.1f}s: {error}"
+                extra = {"next_attempt_at": utcnow() + timedelta(seconds=delay)}
+            move(session, action.id, state, reason, expect=[State.SENDING], last_error=str(error), **extra)
+        log.warning("action %s %s: %s", action.id, state, error)
+        return Outcome(action.id, state, reason)
+
+    @staticmethod
+    def _finish_attempt(session: Any, attempt_id: int, started: float, **values: Any) -> None:
+        duration_ms = (time.perf_counter() - started) * 1000
+        session.execute(update(Attempt).where(Attempt.id == attempt_id).values(duration_ms=duration_ms, **values))

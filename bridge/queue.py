@@ -1,0 +1,50 @@
+"""The queue: RQ on Redis, one job per Action, the job id derived from the Action id."""
+
+from __future__ import annotations
+
+from redis import Redis
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+PERFORM_ACTION = "bridge.jobs.perform_action"
+# Statuses in which RQ will still run the job by itself.
+WAITING = frozenset({JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED})
+
+
+def job_id_for(action_id: int) -> str:
+    return f"action-{action_id}"
+
+
+class ActionQueue:
+    """Puts Action ids on the queue and tells whether RQ still holds a job for one."""
+
+    def __init__(self, connection: Redis, name: str, job_timeout: float) -> None:
+        self.connection = connection
+        self.queue = Queue(name, connection=connection)
+        self.job_timeout = int(job_timeout) + 30
+
+    def enqueue(self, action_id: int) -> None:
+        """Queue the Action. Jobs carry only the id: the worker reads the rest from the database.
+
+        Enqueuing an Action twice is harmless: the worker's claim is a compare-and-set.
+        """
+        self.queue.enqueue_call(
+            PERFORM_ACTION,
+            args=(action_id,),
+            job_id=job_id_for(action_id),
+            timeout=self.job_timeout,
+            result_ttl=0,  # the database is the record, not RQ
+            failure_ttl=7 * 24 * 3600,
+        )
+
+    def is_waiting(self, action_id: int) -> bool:
+        """True while RQ will still run the Action's job by itself (it has not been lost)."""
+        try:
+            job = Job.fetch(job_id_for(action_id), connection=self.connection)
+        except NoSuchJobError:
+            return False
+        return job.get_status(refresh=False) in WAITING
+
+    def depth(self) -> int:
+        return self.queue.count

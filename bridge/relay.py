@@ -1,0 +1,136 @@
+"""The relay: puts back on the queue every Action the queue should hold but does not.
+
+The database is the truth; Redis is only a fast way to hand ids to workers. Each pass:
+- `pending` older than the grace time: committed, but the web process never queued it
+  (it crashed after the commit, or Redis was down). Queue it.
+- `queued` older than the grace time whose job RQ no longer holds (Redis restarted or
+  was emptied, or a worker died between taking the job and claiming the Action). Queue
+  it again.
+- `retrying` whose next attempt is due. Queue it.
+- `sending` for longer than RELAY_SENDING_TIMEOUT_SECONDS: the worker died mid-send.
+  The provider may or may not have accepted the message, and there is no way to ask
+  it, so the attempt is closed as "lost" and the Action retried: this is the one window
+  where a customer can get a message twice. The timeout must stay well above the
+  providers' own timeouts so that a slow send is never mistaken for a dead one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from bridge.db import Database
+from bridge.models import Action, Attempt, utcnow
+from bridge.queue import ActionQueue
+from bridge.retry import RetryPolicy
+from bridge.states import State
+from bridge.transitions import move
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RelayReport:
+    queued_pending: list[int] = field(default_factory=list)
+    requeued_lost: list[int] = field(default_factory=list)
+    queued_retries: list[int] = field(default_factory=list)
+    recovered_sending: list[int] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return (
+            len(self.queued_pending) + len(self.requeued_lost) + len(self.queued_retries) + len(self.recovered_sending)
+        )
+
+
+class Relay:
+    def __init__(
+        self,
+        db: Database,
+        queue: ActionQueue,
+        policy: RetryPolicy,
+        *,
+        grace_seconds: float,
+        sending_timeout_seconds: float,
+        batch_size: int = 500,
+    ) -> None:
+        self.db = db
+        self.queue = queue
+        self.policy = policy
+        self.grace = timedelta(seconds=grace_seconds)
+        self.sending_timeout = timedelta(seconds=sending_timeout_seconds)
+        self.batch_size = batch_size
+
+    def run_once(self, now: datetime | None = None) -> RelayReport:
+        now = now or utcnow()
+        report = RelayReport()
+        self._recover_sending(now, report)
+        for action_id in self._ids(State.PENDING, Action.updated_at <= now - self.grace):
+            if self._queue(action_id, State.PENDING, "relay: committed but never queued"):
+                report.queued_pending.append(action_id)
+        for action_id in self._ids(State.QUEUED, Action.updated_at <= now - self.grace):
+            if not self.queue.is_waiting(action_id) and self._queue(
+                action_id, State.QUEUED, "relay: the queue lost its job"
+            ):
+                report.requeued_lost.append(action_id)
+        for action_id in self._ids(State.RETRYING, Action.next_attempt_at <= now):
+            if self._queue(action_id, State.RETRYING, "relay: retry due"):
+                report.queued_retries.append(action_id)
+        if report.total:
+            log.info(
+                "relay: queued %d pending, %d lost, %d retries; recovered %d from dead workers",
+                len(report.queued_pending),
+                len(report.requeued_lost),
+                len(report.queued_retries),
+                len(report.recovered_sending),
+            )
+        return report
+
+    def _ids(self, state: State, condition: object) -> list[int]:
+        with self.db.session() as session:
+            query = select(Action.id).where(Action.state == str(state), condition).order_by(Action.id)
+            return list(session.scalars(query.limit(self.batch_size)))
+
+    def _queue(self, action_id: int, expected: State, reason: str) -> bool:
+        """Mark queued first, then enqueue: if the enqueue fails, the next pass sees a
+        queued Action without a job and tries again."""
+        with self.db.session() as session:
+            if not move(session, action_id, State.QUEUED, reason, expect=[expected]):
+                return False
+        try:
+            self.queue.enqueue(action_id)
+        except Exception:
+            log.exception("relay: could not enqueue action %s", action_id)
+        return True
+
+    def _recover_sending(self, now: datetime, report: RelayReport) -> None:
+        for action_id in self._ids(State.SENDING, Action.updated_at <= now - self.sending_timeout):
+            with self.db.session() as session:
+                action = session.get(Action, action_id)
+                if action is None:
+                    continue
+                session.execute(
+                    update(Attempt)
+                    .where(Attempt.action_id == action_id, Attempt.outcome.is_(None))
+                    .values(outcome="lost", error="worker lost during the send")
+                )
+                error = "worker lost during the send; the message may have gone out"
+                if self.policy.exhausted(action.attempts):
+                    won = move(
+                        session, action_id, State.FAILED, f"relay: {error}", expect=[State.SENDING], last_error=error
+                    )
+                else:
+                    won = move(
+                        session,
+                        action_id,
+                        State.RETRYING,
+                        f"relay: {error}; retrying",
+                        expect=[State.SENDING],
+                        last_error=error,
+                        next_attempt_at=now,
+                    )
+                if won:
+                    report.recovered_sending.append(action_id)

@@ -1,0 +1,92 @@
+"""The embedded mode's supervisor: web (gunicorn), one worker and the relay, together.
+
+`make run` ends here. It applies the migrations once, then starts each part as its own
+process with the private Redis's URL in its environment, restarts a part that dies, and
+on Ctrl-C (or SIGTERM) stops them all and the private Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from flask import Flask
+
+from bridge.migrate import upgrade
+from bridge.redis_embedded import stop_embedded_redis
+from bridge.services import services
+
+log = logging.getLogger("bridge.runner")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _commands(port: int, host: str) -> dict[str, list[str]]:
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    return {
+        "web": [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"{host}:{port}",
+            "--workers",
+            "2",
+            "--access-logfile",
+            "-",
+            "wsgi:app",
+        ],
+        "worker": [*flask, "worker"],
+        "relay": [*flask, "relay"],
+    }
+
+
+def run_all(app: Flask) -> None:
+    svc = services(app)
+    settings = svc.settings
+    upgrade(svc.db)
+    env = {**os.environ, "REDIS_URL": app.config["BRIDGE_REDIS_URL"]}
+    host = os.environ.get("HOST", "127.0.0.1")
+    commands = _commands(settings.port, host)
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    dry = [ch for ch, p in svc.providers.items() if type(p).__name__ == "DryRun"]
+    database = svc.db.url.render_as_string(hide_password=True)
+    redis_where = settings.redis_url or f"private, under {Path(settings.instance_path) / 'redis'}"
+    print(f"bridge: listening on http://{host}:{settings.port}  (database {database})", flush=True)
+    print(f"bridge: redis {redis_where}", flush=True)
+    if dry:
+        print(f"bridge: DRY RUN for {', '.join(dry)}: no credentials set, messages are recorded, not sent", flush=True)
+    try:
+        while not stopping:
+            for name, command in commands.items():
+                child = children.get(name)
+                if child is None or child.poll() is not None:
+                    if child is not None:
+                        print(f"bridge: {name} exited with {child.returncode}; restarting", flush=True)
+                        time.sleep(1)
+                    children[name] = subprocess.Popen(command, cwd=ROOT, env=env)
+            time.sleep(0.5)
+    finally:
+        for child in children.values():
+            if child.poll() is None:
+                child.terminate()
+        for child in children.values():
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if not settings.redis_url:
+            stop_embedded_redis(settings.instance_path)
+        print("bridge: stopped", flush=True)

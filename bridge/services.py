@@ -1,0 +1,51 @@
+"""Everything the app built at start-up, kept in `app.extensions["bridge"]`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+from redis import Redis
+
+from bridge.catalog import Catalog
+from bridge.db import Database
+from bridge.delivery import Deliverer
+from bridge.queue import ActionQueue
+from bridge.relay import Relay
+from bridge.retry import RetryPolicy
+from bridge.settings import Settings
+from hooks import HookRegistry
+from providers import Provider
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    redis: Redis
+    queue: ActionQueue
+    catalog: Catalog
+    hooks: HookRegistry
+    providers: dict[str, Provider]
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        s = self.settings
+        return RetryPolicy(s.retry_max_attempts, s.retry_base_seconds, s.retry_max_seconds)
+
+    def deliverer(self, worker_name: str = "") -> Deliverer:
+        return Deliverer(self.db, self.providers, self.retry_policy, worker_name)
+
+    def relay(self) -> Relay:
+        s = self.settings
+        return Relay(
+            self.db,
+            self.queue,
+            self.retry_policy,
+            grace_seconds=s.relay_queued_grace_seconds,
+            sending_timeout_seconds=s.relay_sending_timeout_seconds,
+        )
+
+
+def services(app: Flask | None = None) -> Services:
+    return (app or current_app).extensions["bridge"]

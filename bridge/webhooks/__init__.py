@@ -1,0 +1,65 @@
+"""Inbound endpoints: verify, parse, record. They never send anything themselves.
+
+Each view turns its request into an InboundEvent (bridge.events), hands it to the
+intake, answers, and only then offers the new Actions to the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from bridge.intake import IntakeResult
+from bridge.services import Services
+from bridge.states import State
+from bridge.transitions import move
+
+log = logging.getLogger("bridge.webhooks")
+
+
+class Rejected(Exception):
+    """A request the bridge refuses; nothing of it is stored."""
+
+    def __init__(self, status: int, error: str, **detail: Any) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.detail = detail
+
+
+def rejection(status: int, error: str, **detail: Any) -> Response:
+    # One line per rejected request, with the reason and nothing of the body.
+    log.warning("rejected %s %s from %s: %d %s", request.method, request.path, request.remote_addr, status, error)
+    response = jsonify(error=error, **detail)
+    response.status_code = status
+    return response
+
+
+def offer_to_queue(svc: Services, result: IntakeResult) -> None:
+    """Queue the new Actions; if Redis is down they stay pending and the relay queues them."""
+    for action_id in result.pending_action_ids:
+        try:
+            svc.queue.enqueue(action_id)
+        except Exception:  # noqa: BLE001 - the event is committed; the relay will catch up
+            log.warning("could not queue action %s; the relay will", action_id, exc_info=True)
+            continue
+        with svc.db.session() as session:
+            move(session, action_id, State.QUEUED, "queued on receipt", expect=[State.PENDING])
+
+
+def register_webhooks(app: Flask) -> None:
+    from bridge.webhooks import whmcs
+
+    app.register_blueprint(whmcs.blueprint)
+
+    @app.errorhandler(Rejected)
+    def _rejected(exc: Rejected) -> Response:
+        return rejection(exc.status, exc.error, **exc.detail)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        # JSON errors for every HTTP error (413 from MAX_CONTENT_LENGTH, 404, 405...).
+        return rejection(exc.code or 500, exc.description or exc.name)

@@ -1,0 +1,105 @@
+"""POST /webhooks/whmcs: WHMCS hook events, signed in the Standard Webhooks form."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from bridge.events import InboundEvent
+from bridge.intake import record_event
+from bridge.redaction import redact
+from bridge.services import services
+from bridge.webhooks import Rejected, offer_to_queue
+
+blueprint = Blueprint("whmcs_webhook", __name__)
+
+# The WHMCS hook points the bridge accepts (the PHP hook file sends these).
+KNOWN_EVENTS = (
+    "ClientAdd",
+    "ClientChangePassword",
+    "ClientEdit",
+    "InvoiceCreated",
+    "InvoiceCreation",
+    "InvoiceCancelled",
+    "InvoicePaid",
+    "AfterModuleSuspend",
+    "AfterModuleUnsuspend",
+    "AfterModuleTerminate",
+    "QuoteCreated",
+    "DomainDelete",
+)
+# Not "user_id": since WHMCS 8 that is the login user, not the client account.
+CLIENT_ID_KEYS = ("userid", "client_id", "clientid")
+
+
+class EnvelopeSchema(Schema):
+    """`{"event": "<WHMCS hook name>", "params": {...}}` as the PHP hook file posts it."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    event = fields.String(required=True)
+    params = fields.Dict(keys=fields.String(), required=True)
+
+
+@blueprint.post("/webhooks/whmcs")
+def receive() -> tuple[Response, int]:
+    svc = services()
+    if request.mimetype != "application/json":
+        raise Rejected(415, "Content-Type must be application/json")
+    body = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 here
+    webhook_id = _verify(body, svc.settings.webhook_secrets)
+    envelope = _parse(body)
+    if envelope["event"] not in KNOWN_EVENTS:
+        raise Rejected(422, f"unknown event {envelope['event']!r}", known_events=list(KNOWN_EVENTS))
+    params = redact(envelope["params"])
+    inbound = InboundEvent(
+        source="whmcs",
+        type=envelope["event"],
+        external_id=webhook_id,
+        payload={"event": envelope["event"], "params": params},
+        client_id=_client_id(params),
+    )
+    result = record_event(svc.db, svc.hooks, svc.catalog, svc.settings, inbound)
+    offer_to_queue(svc, result)
+    return jsonify(event_id=result.event_id), 202
+
+
+def _verify(body: bytes, secrets: list[str]) -> str:
+    """Check the Standard Webhooks signature against each accepted secret; return webhook-id."""
+    headers = {k: request.headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    last_error = "missing webhook-id, webhook-timestamp or webhook-signature"
+    for secret in secrets:
+        try:
+            Webhook(secret).verify(body, headers, json_parse=False)
+            return headers["webhook-id"]
+        except WebhookVerificationError as exc:
+            last_error = str(exc)
+        except (ValueError, UnicodeDecodeError):
+            # The library splits and base64-decodes the header without guarding it.
+            last_error = "malformed webhook-signature header or body"
+    raise Rejected(401, f"signature check failed: {last_error}")
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Rejected(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise Rejected(400, "body must be a JSON object")
+    try:
+        return EnvelopeSchema().load(data)
+    except ValidationError as exc:
+        raise Rejected(400, "body is not a WHMCS event envelope", fields=exc.messages) from None
+
+
+def _client_id(params: dict[str, Any]) -> str | None:
+    for key in CLIENT_ID_KEYS:
+        if params.get(key) not in (None, "", 0, "0"):
+            return str(params[key])
+    return None
