@@ -1,0 +1,45 @@
+"""Helpers the tests share: the test secret, the shared samples, and row readers."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bridge.models import Action, ActionTransition, Attempt
+from bridge.services import Services
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+SAMPLES = SHARED / "samples"
+SECRET = "whsec_" + base64.b64encode(b"test-secret-0123456789abcdef").decode()
+
+
+def load_sample(kind: str, name: str) -> dict[str, Any]:
+    return json.loads((SAMPLES / kind / f"{name}.json").read_text())
+
+
+def count(svc: Services, model: type, *where: Any) -> int:
+    with svc.db.session() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+def actions_of(svc: Services, event_id: int) -> list[Action]:
+    with svc.db.session() as session:
+        return list(session.scalars(select(Action).where(Action.event_id == event_id).order_by(Action.id)))
+
+
+def attempts_of(svc: Services, action_id: int) -> list[Attempt]:
+    with svc.db.session() as session:
+        return list(session.scalars(select(Attempt).where(Attempt.action_id == action_id).order_by(Attempt.id)))
+
+
+def transitions_of(svc: Services, action_id: int) -> list[tuple[str | None, str, str]]:
+    with svc.db.session() as session:
+        rows = session.scalars(
+            select(ActionTransition).where(ActionTransition.action_id == action_id).order_by(ActionTransition.id)
+        )
+        return [(t.from_state, t.to_state, t.reason) for t in rows]

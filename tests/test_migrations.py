@@ -1,0 +1,29 @@
+"""The Alembic migrations build exactly the schema the models describe, and go back down."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from bridge.db import Database
+from bridge.migrate import alembic_config, upgrade
+from bridge.models import Base
+
+
+def test_models_and_migrations_agree(database_url):
+    db = Database(database_url)
+    with db.engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    db.dispose()
+    assert diff == []
+
+
+def test_upgrade_downgrade_upgrade_on_a_fresh_sqlite(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    upgrade(db)
+    command.downgrade(alembic_config(db), "base")
+    upgrade(db)
+    with db.engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == "0001"
+    db.dispose()

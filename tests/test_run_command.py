@@ -1,0 +1,74 @@
+"""The README's promise, on the embedded defaults: `flask --app wsgi up` (what `make run`
+starts) brings web, worker and relay up with no services or credentials, and the CLI's
+signed ClientAdd shows as one event with two dry-run actions."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tests.helpers import REPO
+from tests.support.prism import free_port
+
+SETTING_NAMES = ("DATABASE_URL", "REDIS_URL", "TWILIO_", "SMTP_", "WHMCS_", "PORT", "INSTANCE_PATH", "MAIL_FROM")
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTING_NAMES)}
+    return {**env, **extra}
+
+
+def _flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_up_then_send_test_event_then_recent(tmp_path):
+    env = _clean_env(INSTANCE_PATH=str(tmp_path / "instance"), PORT=str(free_port()))
+    up = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "up"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        sent = _retry(lambda: _flask(env, "send-test-event", "ClientAdd"), lambda r: r.returncode == 0)
+        assert sent.stdout.startswith('202 {"event_id":1}'), sent.stdout + sent.stderr
+        recent = _retry(lambda: _flask(env, "recent"), lambda r: r.stdout.count("[DRY RUN") == 2)
+        lines = recent.stdout.splitlines()
+        assert lines[0].startswith("event 1 ") and "whmcs/ClientAdd  client 1042" in lines[0]
+        assert "whatsapp sent" in lines[1] and "+5493515551234" in lines[1]
+        assert "email    sent" in lines[2] and "lucia@radioandina.example" in lines[2]
+    finally:
+        os.killpg(up.pid, signal.SIGTERM)
+        output = up.communicate(timeout=30)[0]
+    assert "DRY RUN for whatsapp, email" in output
+    assert "bridge: stopped" in output
+    assert up.returncode == 0
+    assert not (tmp_path / "instance" / "redis" / "redis.sock").exists()  # the private Redis went with it
+
+
+def test_a_bad_setting_stops_the_cli_with_its_name(tmp_path):
+    result = _flask(_clean_env(INSTANCE_PATH=str(tmp_path), PORT="http"), "recent")
+    assert result.returncode != 0 and "PORT" in result.stderr
+
+
+def _retry(run, done, timeout=40.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = run()
+        if done(result) or time.monotonic() > deadline:
+            return result
+        time.sleep(0.5)

@@ -1,0 +1,213 @@
+"""POST /webhooks/whmcs: the good path, duplicates, and every kind of bad input."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bridge.models import Action, ActionTransition, Event
+from bridge.queue import job_id_for
+from bridge.signing import signed_request
+from bridge.webhooks.whmcs import KNOWN_EVENTS
+from tests.helpers import SECRET, actions_of, count, load_sample
+
+
+def stored_nothing(svc) -> bool:
+    return count(svc, Event) == 0 and count(svc, Action) == 0 and count(svc, ActionTransition) == 0
+
+
+def test_client_add_is_recorded_with_two_queued_actions(post_event, svc):
+    response = post_event("ClientAdd")
+
+    assert response.status_code == 202
+    event_id = response.get_json()["event_id"]
+    actions = actions_of(svc, event_id)
+    assert [(a.channel, a.recipient, a.state) for a in actions] == [
+        ("whatsapp", "+5493515551234", "queued"),
+        ("email", "lucia@radioandina.example", "queued"),
+    ]
+    assert (
+        "Lucía" in actions[0].content["body"]
+        and "https://clientes.example.com/clientarea.php" in actions[0].content["body"]
+    )
+    assert actions[1].content["subject"] == "Bienvenido/a a Tu Hosting"
+    # One job per action, keyed by the action's id, carrying only the id.
+    queued = svc.queue.queue.get_job_ids()
+    assert queued == [job_id_for(a.id) for a in actions]
+    assert svc.queue.queue.fetch_job(queued[0]).args == (actions[0].id,)
+
+
+def test_secrets_are_dropped_before_storage(post_event, svc):
+    params = load_sample("whmcs_hooks", "ClientAdd")
+    params["nested"] = {"serverpassword": "root-pw", "note": "card 4111 1111 1111 1111"}
+    response = post_event("ClientAdd", params)
+
+    with svc.db.session() as session:
+        event = session.get(Event, response.get_json()["event_id"])
+        stored = json.dumps(event.payload)
+    assert "S3cret!plain" not in stored and '"password"' not in stored
+    assert "root-pw" not in stored and "4111" not in stored
+    assert event.payload["params"]["nested"]["note"] == "card [redacted]"
+    assert event.client_id == "1042"
+
+
+def test_same_webhook_id_twice_gives_the_same_answer_and_no_new_actions(post_event, svc):
+    first = post_event("ClientAdd", webhook_id="msg_same")
+    second = post_event("ClientAdd", webhook_id="msg_same")
+
+    assert first.status_code == second.status_code == 202
+    assert first.get_json() == second.get_json()
+    assert count(svc, Event) == 1 and count(svc, Action) == 2
+
+
+def test_a_second_secret_is_accepted_during_rotation(make_app):
+    new = "whsec_" + base64.b64encode(b"the-new-secret-after-rotation!").decode()
+    client = make_app(WHMCS_WEBHOOK_SECRET=f"{new} {SECRET}").test_client()
+    for secret in (SECRET, new):
+        body, headers = signed_request(secret, "ClientAdd", load_sample("whmcs_hooks", "ClientAdd"))
+        assert client.post("/webhooks/whmcs", data=body, headers=headers).status_code == 202
+
+
+def test_an_event_without_handlers_is_recorded_with_no_actions(post_event, svc):
+    response = post_event("InvoicePaid")
+    assert response.status_code == 202
+    assert actions_of(svc, response.get_json()["event_id"]) == []
+
+
+def _signed(event="ClientAdd", **kw):
+    return signed_request(SECRET, event, load_sample("whmcs_hooks", "ClientAdd"), **kw)
+
+
+def _tampered():
+    body, headers = _signed()
+    return body.replace(b"Luc", b"Lxc"), headers
+
+
+def _wrong_secret():
+    other = "whsec_" + base64.b64encode(b"somebody-else-entirely-123456").decode()
+    return signed_request(other, "ClientAdd", {"userid": 1})
+
+
+def _without(header):
+    body, headers = _signed()
+    del headers[header]
+    return body, headers
+
+
+def _garbled_signature():
+    body, headers = _signed()
+    headers["webhook-signature"] = "not-a-signature"
+    return body, headers
+
+
+def _at(delta):
+    return _signed(timestamp=datetime.now(UTC) + delta)
+
+
+def _raw_signed(raw: bytes):
+    """Validly signed, but the body is whatever `raw` is."""
+    _, headers = _signed()
+    from standardwebhooks.webhooks import Webhook
+
+    when = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC)
+    headers["webhook-signature"] = Webhook(SECRET).sign(headers["webhook-id"], when, raw.decode())
+    return raw, headers
+
+
+BAD_REQUESTS = {
+    "tampered body": (_tampered, 401, "signature"),
+    "wrong secret": (_wrong_secret, 401, "No matching signature"),
+    "no signature header": (lambda: _without("webhook-signature"), 401, "signature"),
+    "no id header": (lambda: _without("webhook-id"), 401, "signature"),
+    "no timestamp header": (lambda: _without("webhook-timestamp"), 401, "signature"),
+    "garbled signature": (_garbled_signature, 401, "malformed"),
+    "stale timestamp": (lambda: _at(-timedelta(minutes=6)), 401, "too old"),
+    "future timestamp": (lambda: _at(timedelta(minutes=6)), 401, "too new"),
+    "malformed JSON": (lambda: _raw_signed(b'{"event": "ClientAdd", "params": {'), 400, "not valid JSON"),
+    "JSON array": (lambda: _raw_signed(b"[1, 2]"), 400, "JSON object"),
+    "no params": (lambda: _raw_signed(b'{"event": "ClientAdd"}'), 400, "envelope"),
+    "params not an object": (lambda: _raw_signed(b'{"event": "ClientAdd", "params": "x"}'), 400, "envelope"),
+    "unknown event": (lambda: _raw_signed(b'{"event": "ClientDelete", "params": {}}'), 422, "unknown event"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REQUESTS))
+def test_bad_requests_are_refused_and_store_nothing(case, client, svc, caplog):
+    build, status, message = BAD_REQUESTS[case]
+    body, headers = build()
+    with caplog.at_level(logging.WARNING, logger="bridge.webhooks"):
+        response = client.post("/webhooks/whmcs", data=body, headers=headers)
+
+    assert response.status_code == status, response.get_json()
+    assert message in response.get_json()["error"]
+    assert stored_nothing(svc)
+    assert svc.queue.depth() == 0
+    rejected = [r for r in caplog.records if r.name == "bridge.webhooks"]
+    assert len(rejected) == 1 and str(status) in rejected[0].getMessage()
+
+
+def test_unknown_event_lists_the_known_ones(client):
+    body, headers = _raw_signed(b'{"event": "Nope", "params": {}}')
+    answer = client.post("/webhooks/whmcs", data=body, headers=headers).get_json()
+    assert answer["known_events"] == list(KNOWN_EVENTS)
+
+
+def test_oversized_body_is_413_and_stores_nothing(make_app):
+    app = make_app(MAX_BODY_BYTES=4096)
+    params = {"userid": 1, "notes": "x" * 5000}
+    body, headers = signed_request(SECRET, "ClientAdd", params)
+    response = app.test_client().post("/webhooks/whmcs", data=body, headers=headers)
+    from bridge.services import services
+
+    assert response.status_code == 413
+    assert stored_nothing(services(app))
+
+
+def test_wrong_content_type_is_415(client, svc):
+    body, headers = _signed()
+    headers["content-type"] = "application/x-www-form-urlencoded"
+    assert client.post("/webhooks/whmcs", data=body, headers=headers).status_code == 415
+    assert stored_nothing(svc)
+
+
+def test_get_is_405_with_a_json_error(client):
+    response = client.get("/webhooks/whmcs")
+    assert response.status_code == 405 and "error" in response.get_json()
+
+
+def test_healthz(client):
+    assert client.get("/healthz").status_code == 200
+
+
+def test_redis_down_still_accepts_and_leaves_actions_pending(make_app):
+    from bridge.services import services
+
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens on port 1
+    body, headers = _signed()
+    response = app.test_client().post("/webhooks/whmcs", data=body, headers=headers)
+
+    assert response.status_code == 202
+    actions = actions_of(services(app), response.get_json()["event_id"])
+    assert [a.state for a in actions] == ["pending", "pending"]
+
+
+def test_twenty_concurrent_repeats_make_one_event(app, svc):
+    from concurrent.futures import ThreadPoolExecutor
+
+    body, headers = signed_request(SECRET, "ClientAdd", load_sample("whmcs_hooks", "ClientAdd"), webhook_id="msg_race")
+
+    def post(_):
+        response = app.test_client().post("/webhooks/whmcs", data=body, headers=headers)
+        return response.status_code, response.get_json()
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(post, range(20)))
+
+    assert {status for status, _ in answers} == {202}
+    assert len({answer["event_id"] for _, answer in answers}) == 1
+    assert count(svc, Event) == 1 and count(svc, Action) == 2
+    assert svc.queue.depth() == 2
