@@ -1,0 +1,780 @@
+<?php
+/**
+ * WhatsApp bridge: WHMCS hook file.
+ *
+ * Install: copy this file into WHMCS's includes/hooks/ folder, copy
+ * whatsapp_bridge.config.php.example beside it as whatsapp_bridge.config.php
+ * and fill in bridge_url and secret (the same whsec_... secret the bridge has).
+ *
+ * What it does: on each enabled hook it keeps an allow-list of the hook's
+ * fields (no password, server credential or card data ever leaves the panel),
+ * wraps them as {"event": "<HookName>", "params": {...}} and POSTs that to
+ * <bridge_url>/webhooks/whmcs, signed per Standard Webhooks
+ * (webhook-id / webhook-timestamp / webhook-signature).
+ *
+ * It never breaks or slows the panel: one HTTP attempt of at most timeout_ms
+ * (capped at 2000 ms) per event, every error caught and written to the
+ * Activity Log. When the bridge is down (network error, timeout, 408, 429,
+ * 5xx) the event is kept in a spool folder and resent, oldest first and with
+ * the same webhook-id, on the next cron run (AfterCronJob) or the next event.
+ * Any other 4xx means the bridge refused the event itself: logged and dropped.
+ *
+ * Requires PHP 7.4+ with the curl extension (WHMCS requires it too).
+ */
+
+namespace WhatsAppBridge;
+
+if (!defined('WHMCS')) {
+    die('This file cannot be accessed directly');
+}
+
+/* ---------------------------------------------------------------------------
+ * Settings. Prefer whatsapp_bridge.config.php (an array of the same keys)
+ * beside this file, so upgrading this file keeps them; environment variables
+ * (see ENV_SETTINGS) win over both.
+ * ------------------------------------------------------------------------- */
+
+/** @return array<string,mixed> */
+function default_settings(): array
+{
+    return [
+        // Base URL of the bridge; events go to <bridge_url>/webhooks/whmcs.
+        'bridge_url' => '',
+        // Standard Webhooks secret shared with the bridge: "whsec_" + base64.
+        'secret' => '',
+        // Where undeliverable events wait. Keep it outside the web root if you
+        // can; a .htaccess denying access is written into it anyway.
+        'spool_dir' => __DIR__ . '/whatsapp_bridge_spool',
+        // Hooks that are forwarded. InvoiceCreation (fires for drafts too,
+        // before InvoiceCreated) is available but off by default.
+        'events' => [
+            'ClientAdd', 'ClientChangePassword', 'ClientEdit',
+            'InvoiceCreated', 'InvoiceCancelled', 'InvoicePaid',
+            'AfterModuleSuspend', 'AfterModuleUnsuspend', 'AfterModuleTerminate',
+            'QuoteCreated', 'DomainDelete',
+        ],
+        // Whole HTTP request, connect included. Capped at 2000.
+        'timeout_ms' => 2000,
+        'connect_timeout_ms' => 1000,
+        // After a failed delivery, panel requests only spool (no network)
+        // for this many seconds; the cron run always tries.
+        'retry_backoff_s' => 30,
+        // Bounded work per flush: files per call, and time for a cron flush
+        // (a flush during a panel request gets timeout_ms in all).
+        'flush_max_files' => 50,
+        'cron_flush_budget_ms' => 10000,
+        // Disk guard and age limit of spooled events.
+        'spool_max_files' => 5000,
+        'spool_max_age_days' => 7,
+        // Client custom field ids that may be forwarded (e.g. a WhatsApp
+        // opt-in checkbox). Every other custom field stays in the panel.
+        'forward_custom_fields' => [],
+        // Admin username for localAPI; only needed on WHMCS older than 7.2.
+        'localapi_admin' => '',
+        'hook_priority' => 1,
+    ];
+}
+
+/** Environment variable => setting. Lists are comma separated. */
+const ENV_SETTINGS = [
+    'WHATSAPP_BRIDGE_URL' => 'bridge_url',
+    'WHATSAPP_BRIDGE_SECRET' => 'secret',
+    'WHATSAPP_BRIDGE_SPOOL_DIR' => 'spool_dir',
+    'WHATSAPP_BRIDGE_EVENTS' => 'events',
+    'WHATSAPP_BRIDGE_TIMEOUT_MS' => 'timeout_ms',
+    'WHATSAPP_BRIDGE_RETRY_BACKOFF_S' => 'retry_backoff_s',
+    'WHATSAPP_BRIDGE_FLUSH_MAX_FILES' => 'flush_max_files',
+];
+
+const JSON_FLAGS = JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES
+    | JSON_INVALID_UTF8_SUBSTITUTE | JSON_PARTIAL_OUTPUT_ON_ERROR;
+
+const ENDPOINT_PATH = '/webhooks/whmcs';
+const LOG_PREFIX = 'WhatsApp Bridge: ';
+
+/* ---------------------------------------------------------------------------
+ * Allow-lists. true = keep a scalar value; array = keep a nested array,
+ * filtered by that list. Anything not named here is never sent.
+ * ------------------------------------------------------------------------- */
+
+/** @return array<string,array<string,mixed>> */
+function allow_lists(): array
+{
+    static $lists = null;
+    if ($lists !== null) {
+        return $lists;
+    }
+    $keys = function (array $names): array {
+        return array_fill_keys($names, true);
+    };
+    $client = $keys([
+        'userid', 'client_id', 'user_id', 'firstname', 'lastname', 'companyname',
+        'email', 'phonenumber', 'phonecc', 'country', 'countrycode', 'language',
+        'status', 'groupid', 'currency',
+    ]);
+    $invoice = $keys([
+        'invoiceid', 'invoicenum', 'userid', 'status', 'source', 'user',
+        'total', 'duedate', 'paymentmethod',
+    ]);
+    $service = $keys([
+        'serviceid', 'accountid', 'userid', 'pid', 'domain', 'producttype',
+        'moduletype', 'suspendreason', 'status', 'productname', 'groupname',
+    ]);
+    $service['clientsdetails'] = $keys([
+        'userid', 'id', 'firstname', 'lastname', 'companyname', 'email',
+        'phonenumber', 'phonecc', 'countrycode', 'country', 'language',
+        'groupid', 'status',
+    ]);
+    // AfterModule* hooks get the module parameters under "params"; the same
+    // list is applied at the top level too, for versions that flatten them.
+    $module = $service + ['params' => $service];
+
+    $lists = [
+        'ClientAdd' => $client + $keys(['emailoptout', 'marketing_emails_opt_in']),
+        'ClientChangePassword' => $keys(['userid', 'user_id', 'client_id']),
+        'ClientEdit' => $client + $keys(['email_verified']) + ['olddata' => $client],
+        'InvoiceCreation' => $invoice,
+        'InvoiceCreated' => $invoice,
+        'InvoiceCancelled' => $invoice,
+        'InvoicePaid' => $invoice,
+        'AfterModuleSuspend' => $module,
+        'AfterModuleUnsuspend' => $module,
+        'AfterModuleTerminate' => $module,
+        'QuoteCreated' => $keys([
+            'quoteid', 'userid', 'status', 'stage', 'subject', 'total', 'validuntil',
+        ]),
+        'DomainDelete' => $keys(['domainid', 'userid', 'domain']),
+    ];
+    return $lists;
+}
+
+/** Hooks whose client custom fields may be forwarded (by id, see settings). */
+const CUSTOM_FIELD_HOOKS = ['ClientAdd', 'ClientEdit'];
+
+/* ---------------------------------------------------------------------------
+ * Settings loading
+ * ------------------------------------------------------------------------- */
+
+/** @return string|false */
+function env(string $name)
+{
+    return function_exists('getenv') ? getenv($name) : false;
+}
+
+/** @return array<string,mixed> */
+function settings(): array
+{
+    static $settings = null;
+    if ($settings !== null) {
+        return $settings;
+    }
+    $s = default_settings();
+
+    $env_file = env('WHATSAPP_BRIDGE_CONFIG');
+    $file = ($env_file !== false && $env_file !== '')
+        ? $env_file : __DIR__ . '/whatsapp_bridge.config.php';
+    if (is_file($file)) {
+        $loaded = include $file;
+        if (is_array($loaded)) {
+            $s = array_replace($s, $loaded);
+        } else {
+            log_activity("config file {$file} does not return an array; ignored");
+        }
+    }
+
+    foreach (ENV_SETTINGS as $var => $key) {
+        $value = env($var);
+        if ($value === false || $value === '') {
+            continue;
+        }
+        $s[$key] = is_array($s[$key])
+            ? array_values(array_filter(array_map('trim', explode(',', $value)), 'strlen'))
+            : $value;
+    }
+
+    if (!is_array($s['events'])) {
+        $s['events'] = array_map('trim', explode(',', (string) $s['events']));
+    }
+    $s['bridge_url'] = trim((string) $s['bridge_url']);
+    $s['secret'] = trim((string) $s['secret']);
+    $s['spool_dir'] = rtrim((string) $s['spool_dir'], '/\\');
+    $s['timeout_ms'] = max(100, min(2000, (int) $s['timeout_ms']));
+    $s['connect_timeout_ms'] = max(50, min($s['timeout_ms'], (int) $s['connect_timeout_ms']));
+    foreach (['retry_backoff_s', 'flush_max_files', 'cron_flush_budget_ms',
+              'spool_max_files', 'spool_max_age_days', 'hook_priority'] as $int_key) {
+        $s[$int_key] = max(0, (int) $s[$int_key]);
+    }
+    $s['forward_custom_fields'] = array_map('strval', (array) $s['forward_custom_fields']);
+
+    $settings = $s;
+    return $settings;
+}
+
+/** Why the settings cannot be used, or '' when they can. */
+function config_problem(array $s): string
+{
+    $scheme = strtolower((string) parse_url($s['bridge_url'], PHP_URL_SCHEME));
+    if ($s['bridge_url'] === '' || !in_array($scheme, ['http', 'https'], true)) {
+        return 'bridge_url is not set to an http(s) URL';
+    }
+    if (signing_key($s['secret']) === '') {
+        return 'secret is not a whsec_... base64 value';
+    }
+    return '';
+}
+
+function signing_key(string $secret): string
+{
+    if (strpos($secret, 'whsec_') === 0) {
+        $secret = substr($secret, 6);
+    }
+    $key = base64_decode($secret, true);
+    return $key === false ? '' : $key;
+}
+
+function endpoint(string $bridge_url): string
+{
+    $url = rtrim($bridge_url, '/');
+    if (substr($url, -strlen(ENDPOINT_PATH)) === ENDPOINT_PATH) {
+        return $url;
+    }
+    return $url . ENDPOINT_PATH;
+}
+
+/* ---------------------------------------------------------------------------
+ * Small helpers
+ * ------------------------------------------------------------------------- */
+
+function log_activity(string $message): void
+{
+    try {
+        if (function_exists('logActivity')) {
+            \logActivity(LOG_PREFIX . $message);
+        } else {
+            error_log(LOG_PREFIX . $message);
+        }
+    } catch (\Throwable $e) {
+        // Logging must never be the thing that breaks the panel.
+    }
+}
+
+function now_ms(): float
+{
+    return microtime(true) * 1000.0;
+}
+
+/**
+ * Keep only the allowed keys of $data, recursively.
+ *
+ * @param mixed $data
+ * @return array<string,mixed>
+ */
+function filter_fields($data, array $spec): array
+{
+    $out = [];
+    if (!is_array($data)) {
+        return $out;
+    }
+    foreach ($spec as $key => $rule) {
+        if (!array_key_exists($key, $data)) {
+            continue;
+        }
+        $value = $data[$key];
+        if (is_array($rule)) {
+            $nested = is_array($value) ? filter_fields($value, $rule) : [];
+            if ($nested) {
+                $out[$key] = $nested;
+            }
+        } elseif ($value === null || is_scalar($value)) {
+            $out[$key] = $value;
+        }
+    }
+    return $out;
+}
+
+/**
+ * The configured client custom fields, as {"<id>": value}. WHMCS passes them
+ * as customFields / customfields: {id: value} or [{id, value}, ...].
+ *
+ * @return array<string,mixed>
+ */
+function custom_fields(array $vars, array $ids): array
+{
+    $out = [];
+    if (!$ids) {
+        return $out;
+    }
+    foreach (['customFields', 'customfields'] as $key) {
+        if (!isset($vars[$key]) || !is_array($vars[$key])) {
+            continue;
+        }
+        foreach ($vars[$key] as $k => $v) {
+            if (is_array($v) && isset($v['id'])) {
+                $k = $v['id'];
+                $v = $v['value'] ?? null;
+            }
+            if (in_array((string) $k, $ids, true) && ($v === null || is_scalar($v))) {
+                $out[(string) $k] = $v;
+            }
+        }
+    }
+    return $out;
+}
+
+/** @return array<string,mixed> the params that may leave the panel */
+function build_params(string $hook, array $vars, array $s): array
+{
+    $lists = allow_lists();
+    $params = filter_fields($vars, $lists[$hook] ?? []);
+    if (in_array($hook, CUSTOM_FIELD_HOOKS, true)) {
+        $fields = custom_fields($vars, $s['forward_custom_fields']);
+        if ($fields) {
+            $params['customfields'] = (object) $fields; // keep ids as JSON keys
+        }
+    }
+    return enrich($hook, $params, $s);
+}
+
+/* ---------------------------------------------------------------------------
+ * Enrichment: data that is gone once the hook has run.
+ * ------------------------------------------------------------------------- */
+
+/** @return array<string,mixed>|null the first row of $result[$outer][$inner] */
+function first_row($result, string $outer, string $inner): ?array
+{
+    if (!is_array($result) || ($result['result'] ?? '') !== 'success') {
+        return null;
+    }
+    $rows = $result[$outer][$inner] ?? null;
+    if (!is_array($rows)) {
+        return null;
+    }
+    if (isset($rows[0]) && is_array($rows[0])) {
+        return $rows[0];
+    }
+    return isset($rows['id']) ? $rows : null;
+}
+
+/** @return mixed */
+function local_api(array $s, string $command, array $args)
+{
+    if (!function_exists('localAPI')) {
+        throw new \RuntimeException('localAPI is not available');
+    }
+    return $s['localapi_admin'] !== ''
+        ? \localAPI($command, $args, $s['localapi_admin'])
+        : \localAPI($command, $args);
+}
+
+function api_error($result): string
+{
+    if (is_array($result) && isset($result['message']) && is_scalar($result['message'])) {
+        return (string) $result['message'];
+    }
+    return 'no matching record';
+}
+
+/** @return array<string,mixed> */
+function enrich(string $hook, array $params, array $s): array
+{
+    try {
+        if ($hook === 'DomainDelete' && empty($params['domain']) && !empty($params['domainid'])) {
+            $id = (int) $params['domainid'];
+            $result = local_api($s, 'GetClientsDomains', ['domainid' => $id]);
+            $row = first_row($result, 'domains', 'domain');
+            if ($row && isset($row['domainname']) && is_scalar($row['domainname'])) {
+                $params['domain'] = (string) $row['domainname'];
+            } else {
+                log_activity("DomainDelete: GetClientsDomains for domainid {$id} failed: " . api_error($result));
+            }
+        }
+        if ($hook === 'AfterModuleTerminate') {
+            $nested = isset($params['params']) && is_array($params['params']);
+            $target = $nested ? $params['params'] : $params;
+            $id = (int) ($target['serviceid'] ?? ($params['serviceid'] ?? 0));
+            if ($id > 0 && empty($target['productname'])) {
+                $result = local_api($s, 'GetClientsProducts', ['serviceid' => $id]);
+                $row = first_row($result, 'products', 'product');
+                if ($row && isset($row['name']) && is_scalar($row['name'])) {
+                    $target['productname'] = (string) $row['name'];
+                    if (isset($row['groupname']) && is_scalar($row['groupname'])) {
+                        $target['groupname'] = (string) $row['groupname'];
+                    }
+                    if (empty($target['domain']) && isset($row['domain']) && is_scalar($row['domain'])) {
+                        $target['domain'] = (string) $row['domain'];
+                    }
+                } else {
+                    log_activity("AfterModuleTerminate: GetClientsProducts for serviceid {$id} failed: " . api_error($result));
+                }
+                if ($nested) {
+                    $params['params'] = $target;
+                } else {
+                    $params = $target;
+                }
+            }
+        }
+    } catch (\Throwable $e) {
+        log_activity("{$hook}: enrichment failed (" . get_class($e) . ': ' . $e->getMessage() . '); sending without it');
+    }
+    return $params;
+}
+
+/* ---------------------------------------------------------------------------
+ * Sending
+ * ------------------------------------------------------------------------- */
+
+function sign(string $key, string $id, string $timestamp, string $body): string
+{
+    return 'v1,' . base64_encode(hash_hmac('sha256', "{$id}.{$timestamp}.{$body}", $key, true));
+}
+
+/**
+ * One signed POST of a message ({id, event, body}).
+ *
+ * @return array{outcome:string, detail:string} outcome: "ok" (2xx),
+ *   "drop" (4xx other than 408/429: the event itself is refused) or
+ *   "retry" (network error, timeout, 408, 429, 5xx, anything else).
+ */
+function send(array $s, array $msg, int $timeout_ms): array
+{
+    if (!function_exists('curl_init')) {
+        return ['outcome' => 'retry', 'detail' => 'PHP curl extension missing'];
+    }
+    $timestamp = (string) time();
+    $headers = [
+        'Content-Type: application/json',
+        'User-Agent: whmcs-whatsapp-bridge-hook/1.0',
+        'Expect:', // no 100-continue round trip
+        'webhook-id: ' . $msg['id'],
+        'webhook-timestamp: ' . $timestamp,
+        'webhook-signature: ' . sign(signing_key($s['secret']), $msg['id'], $timestamp, $msg['body']),
+    ];
+    $timeout_ms = max(1, min($s['timeout_ms'], $timeout_ms));
+    $ch = curl_init(endpoint($s['bridge_url']));
+    if ($ch === false) {
+        return ['outcome' => 'retry', 'detail' => 'curl_init failed'];
+    }
+    curl_setopt_array($ch, [
+        CURLOPT_POST => true,
+        CURLOPT_POSTFIELDS => $msg['body'],
+        CURLOPT_HTTPHEADER => $headers,
+        CURLOPT_CONNECTTIMEOUT_MS => min($s['connect_timeout_ms'], $timeout_ms),
+        CURLOPT_TIMEOUT_MS => $timeout_ms,
+        CURLOPT_NOSIGNAL => true, // needed for sub-second timeouts
+        CURLOPT_FOLLOWLOCATION => false,
+        CURLOPT_SSL_VERIFYPEER => true,
+        CURLOPT_SSL_VERIFYHOST => 2,
+        // The answer is not needed: discard it instead of buffering it.
+        CURLOPT_WRITEFUNCTION => function ($handle, $chunk) {
+            return strlen($chunk);
+        },
+    ]);
+    curl_exec($ch);
+    $errno = curl_errno($ch);
+    $error = curl_error($ch);
+    $status = (int) curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
+    if (PHP_VERSION_ID < 80000) {
+        curl_close($ch); // a no-op (deprecated in 8.5) since handles became objects
+    }
+
+    if ($errno !== 0) {
+        return ['outcome' => 'retry', 'detail' => "curl error {$errno}: {$error}"];
+    }
+    if ($status >= 200 && $status < 300) {
+        return ['outcome' => 'ok', 'detail' => "HTTP {$status}"];
+    }
+    if ($status >= 400 && $status < 500 && $status !== 408 && $status !== 429) {
+        return ['outcome' => 'drop', 'detail' => "HTTP {$status}"];
+    }
+    return ['outcome' => 'retry', 'detail' => "HTTP {$status}"];
+}
+
+/* ---------------------------------------------------------------------------
+ * Spool: one JSON file per event ({v, id, event, body, created_at}); the
+ * signature is made at each send. File names start with the time in
+ * microseconds, so name order is arrival order.
+ * ------------------------------------------------------------------------- */
+
+function ensure_spool_dir(string $dir): bool
+{
+    if (!is_dir($dir)) {
+        if (!@mkdir($dir, 0700, true) && !is_dir($dir)) {
+            return false;
+        }
+        @chmod($dir, 0700);
+        // In case the folder is inside the web root (the default).
+        @file_put_contents($dir . '/.htaccess', "<IfModule mod_authz_core.c>\n    Require all denied\n"
+            . "</IfModule>\n<IfModule !mod_authz_core.c>\n    Order deny,allow\n    Deny from all\n</IfModule>\n");
+        @file_put_contents($dir . '/index.html', '');
+    }
+    return is_writable($dir);
+}
+
+/** @return string[] spooled files, oldest first */
+function spool_files(string $dir): array
+{
+    $files = is_dir($dir) ? glob($dir . '/*.json', GLOB_NOSORT) : [];
+    if (!is_array($files)) {
+        return [];
+    }
+    sort($files, SORT_STRING);
+    return $files;
+}
+
+function spool_write(array $s, array $msg): bool
+{
+    $dir = $s['spool_dir'];
+    if (!ensure_spool_dir($dir)) {
+        log_activity("spool folder {$dir} cannot be created or written");
+        return false;
+    }
+    if ($s['spool_max_files'] > 0 && count(spool_files($dir)) >= $s['spool_max_files']) {
+        log_activity("spool holds {$s['spool_max_files']} events already; not adding more");
+        return false;
+    }
+    $name = str_pad(sprintf('%.0f', floor(microtime(true) * 1000000)), 17, '0', STR_PAD_LEFT)
+        . '-' . $msg['id'] . '.json';
+    $tmp = $dir . '/.tmp-' . bin2hex(random_bytes(8));
+    $data = json_encode([
+        'v' => 1,
+        'id' => $msg['id'],
+        'event' => $msg['event'],
+        'body' => $msg['body'],
+        'created_at' => $msg['created_at'],
+    ], JSON_FLAGS);
+    $fh = @fopen($tmp, 'xb');
+    if ($fh === false) {
+        return false;
+    }
+    @chmod($tmp, 0600); // before any content is written
+    $ok = fwrite($fh, $data) === strlen($data);
+    $ok = fflush($fh) && $ok;
+    fclose($fh);
+    if (!$ok || !@rename($tmp, $dir . '/' . $name)) {
+        @unlink($tmp);
+        return false;
+    }
+    return true;
+}
+
+/** @return array<string,mixed>|null */
+function spool_read(string $file): ?array
+{
+    $msg = json_decode((string) @file_get_contents($file), true);
+    if (!is_array($msg) || !isset($msg['id'], $msg['event'], $msg['body'])
+        || !is_string($msg['id']) || !is_string($msg['event']) || !is_string($msg['body'])
+        || !preg_match('/^[A-Za-z0-9_.-]{1,100}$/', $msg['id'])) {
+        return null;
+    }
+    $msg['created_at'] = (int) ($msg['created_at'] ?? 0);
+    return $msg;
+}
+
+function note_failure(array $s): void
+{
+    if (is_dir($s['spool_dir'])) {
+        @touch($s['spool_dir'] . '/.last_failure');
+    }
+}
+
+function in_backoff(array $s): bool
+{
+    $mtime = @filemtime($s['spool_dir'] . '/.last_failure');
+    return $mtime !== false && time() - $mtime < $s['retry_backoff_s'];
+}
+
+/**
+ * Resend spooled events oldest first, same webhook-id, until the first one
+ * that fails (the bridge is still down), $max_files or $deadline_ms.
+ * Only one PHP process flushes at a time (flock); the others skip.
+ *
+ * @return array{sent:int, dropped:int, left:int, locked:bool, failure:string}
+ */
+function flush_spool(array $s, float $deadline_ms, int $max_files): array
+{
+    $report = ['sent' => 0, 'dropped' => 0, 'left' => 0, 'locked' => false, 'failure' => ''];
+    $dir = $s['spool_dir'];
+    if (!is_dir($dir)) {
+        return $report;
+    }
+    $lock = @fopen($dir . '/.lock', 'c');
+    if ($lock === false) {
+        $report['failure'] = 'cannot open lock file';
+        return $report;
+    }
+    if (!flock($lock, LOCK_EX | LOCK_NB)) {
+        fclose($lock);
+        $report['locked'] = true;
+        return $report;
+    }
+    try {
+        $files = spool_files($dir);
+        $max_age = $s['spool_max_age_days'] * 86400;
+        $done = 0;
+        foreach ($files as $file) {
+            $remaining = (int) ($deadline_ms - now_ms());
+            if ($done >= $max_files || $remaining < 100) {
+                break;
+            }
+            $done++;
+            $msg = spool_read($file);
+            if ($msg === null) {
+                @rename($file, $file . '.bad');
+                log_activity('unreadable spool file moved aside: ' . basename($file) . '.bad');
+                continue;
+            }
+            if ($max_age > 0 && $msg['created_at'] > 0 && time() - $msg['created_at'] > $max_age) {
+                @unlink($file);
+                $report['dropped']++;
+                log_activity("{$msg['event']} event {$msg['id']} waited more than {$s['spool_max_age_days']} days; dropped");
+                continue;
+            }
+            $result = send($s, $msg, $remaining);
+            if ($result['outcome'] === 'ok') {
+                @unlink($file);
+                $report['sent']++;
+            } elseif ($result['outcome'] === 'drop') {
+                @unlink($file);
+                $report['dropped']++;
+                log_activity("bridge refused spooled {$msg['event']} event {$msg['id']} ({$result['detail']}); dropped");
+            } else {
+                $report['failure'] = $result['detail'];
+                note_failure($s);
+                break;
+            }
+        }
+        if ($report['sent'] > 0) {
+            @unlink($dir . '/.last_failure');
+        }
+        $report['left'] = count(spool_files($dir));
+    } finally {
+        flock($lock, LOCK_UN);
+        fclose($lock);
+    }
+    return $report;
+}
+
+function log_flush(string $when, array $report): void
+{
+    if ($report['sent'] > 0 || $report['failure'] !== '') {
+        $msg = "{$when}: resent {$report['sent']} spooled event(s), {$report['left']} waiting";
+        if ($report['failure'] !== '') {
+            $msg .= "; bridge still unreachable ({$report['failure']})";
+        }
+        log_activity($msg);
+    }
+}
+
+/* ---------------------------------------------------------------------------
+ * Hook entry points
+ * ------------------------------------------------------------------------- */
+
+/** Deliver a new event now, or spool it; never more than ~timeout_ms. */
+function deliver(array $s, array $msg): void
+{
+    $deadline = now_ms() + $s['timeout_ms'];
+
+    // Events already waiting go first: queue this one behind them, then
+    // flush (unless a delivery failed moments ago: then only spool).
+    if (spool_files($s['spool_dir'])) {
+        if (spool_write($s, $msg)) {
+            if (in_backoff($s)) {
+                log_activity("bridge failed moments ago; {$msg['event']} event {$msg['id']} spooled for the next try");
+            } else {
+                log_flush($msg['event'], flush_spool($s, $deadline, $s['flush_max_files']));
+            }
+            return;
+        }
+        // Could not spool: fall through and try to send it directly.
+    }
+
+    $result = send($s, $msg, $s['timeout_ms']);
+    if ($result['outcome'] === 'ok') {
+        return;
+    }
+    if ($result['outcome'] === 'drop') {
+        log_activity("bridge refused {$msg['event']} event {$msg['id']} ({$result['detail']}); dropped");
+        return;
+    }
+    if (spool_write($s, $msg)) {
+        note_failure($s);
+        log_activity("{$msg['event']} event {$msg['id']} not delivered ({$result['detail']}); spooled for retry");
+    } else {
+        log_activity("{$msg['event']} event {$msg['id']} not delivered ({$result['detail']}) and could not be spooled; lost");
+    }
+}
+
+/** @param mixed $vars what WHMCS passed to the hook */
+function on_event(string $hook, $vars): void
+{
+    try {
+        $s = settings();
+        $problem = config_problem($s);
+        if ($problem !== '') {
+            log_activity("not configured ({$problem}); {$hook} event not sent");
+            return;
+        }
+        $body = json_encode([
+            'event' => $hook,
+            'params' => (object) build_params($hook, is_array($vars) ? $vars : [], $s),
+        ], JSON_FLAGS);
+        if (!is_string($body)) {
+            log_activity("{$hook}: could not encode the event (" . json_last_error_msg() . ')');
+            return;
+        }
+        deliver($s, [
+            'id' => 'whmcs_' . bin2hex(random_bytes(12)), // stable across resends
+            'event' => $hook,
+            'body' => $body,
+            'created_at' => time(),
+        ]);
+    } catch (\Throwable $e) {
+        log_activity("{$hook}: unexpected error (" . get_class($e) . ': ' . $e->getMessage() . ')');
+    }
+}
+
+function on_cron(): void
+{
+    try {
+        $s = settings();
+        $dir = $s['spool_dir'];
+        if (!spool_files($dir) || config_problem($s) !== '') {
+            return;
+        }
+        foreach (glob($dir . '/.tmp-*') ?: [] as $tmp) {
+            if (time() - (int) @filemtime($tmp) > 3600) {
+                @unlink($tmp); // left by a PHP process killed mid-write
+            }
+        }
+        $deadline = now_ms() + $s['cron_flush_budget_ms'];
+        log_flush('cron', flush_spool($s, $deadline, $s['flush_max_files']));
+    } catch (\Throwable $e) {
+        log_activity('cron flush: unexpected error (' . get_class($e) . ': ' . $e->getMessage() . ')');
+    }
+}
+
+/** Hooks this file can forward (each has an allow-list). */
+function supported_hooks(): array
+{
+    return array_keys(allow_lists());
+}
+
+(function (): void {
+    try {
+        $s = settings();
+        $priority = $s['hook_priority'];
+        foreach (supported_hooks() as $hook) {
+            if (!in_array($hook, $s['events'], true)) {
+                continue;
+            }
+            \add_hook($hook, $priority, function ($vars) use ($hook): void {
+                on_event($hook, $vars);
+            });
+        }
+        \add_hook('AfterCronJob', $priority, function ($vars): void {
+            on_cron();
+        });
+    } catch (\Throwable $e) {
+        log_activity('hook registration failed (' . get_class($e) . ': ' . $e->getMessage() . ')');
+    }
+})();
