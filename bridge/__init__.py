@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify
-from redis import Redis
-
-import hooks
-from bridge.catalog import Catalog
-from bridge.db import Database
-from bridge.queue import ActionQueue
-from bridge.redis_embedded import ensure_embedded_redis
-from bridge.services import Services
-from bridge.settings import Settings, load_settings
-from providers import build_providers
+from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
@@ -25,36 +14,49 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
 
     `environ` replaces os.environ and `.env` (the tests pass their own, so that a
     developer's shell or `.env` never leaks into them).
+
     Raises SettingsError, naming the variable, when a setting is missing or malformed.
     Migrations are not applied here (several web processes would race); the run
     command and `flask --app wsgi migrate` apply them.
     """
+    # Imported here, not at module level: `hooks` imports bridge modules, and keeping
+    # the package's own import free of it lets either be imported first.
+    from pathlib import Path
+
+    from flask import jsonify
+    from redis import Redis
+
+    import hooks
+    from bridge.catalog import Catalog
+    from bridge.cli import register_commands
+    from bridge.db import Database
+    from bridge.queue import ActionQueue
+    from bridge.redis_embedded import ensure_embedded_redis
+    from bridge.services import Services
+    from bridge.settings import load_settings
+    from bridge.webhooks import register_webhooks
+    from providers import build_providers, build_whmcs_api
+
     settings = load_settings(overrides=config, environ=environ)
-    _configure_logging(settings)
+    _configure_logging()
     app = Flask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
-    app.config.update(
-        MAX_CONTENT_LENGTH=settings.max_body_bytes,
-        SECRET_KEY=settings.secret_key,
-        JSON_SORT_KEYS=False,
-    )
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, SECRET_KEY=settings.secret_key)
     redis_url = settings.redis_url or ensure_embedded_redis(settings.instance_path)
     redis = Redis.from_url(redis_url)
+    longest_call = max(
+        settings.twilio_timeout_seconds, settings.smtp_timeout_seconds, settings.whmcs_api_timeout_seconds
+    )
     app.extensions["bridge"] = Services(
         settings=settings,
         db=Database(settings.database_url),
         redis=redis,
-        queue=ActionQueue(
-            redis, settings.queue_name, job_timeout=max(settings.twilio_timeout_seconds, settings.smtp_timeout_seconds)
-        ),
+        queue=ActionQueue(redis, settings.queue_name, job_timeout=longest_call * 4),
         catalog=Catalog(Path(settings.bridge_config_dir), settings.default_language),
         hooks=hooks.load_all(),
         providers=build_providers(settings),
+        whmcs=build_whmcs_api(settings),
     )
     app.config["BRIDGE_REDIS_URL"] = redis_url
-
-    from bridge.cli import register_commands
-    from bridge.webhooks import register_webhooks
-
     register_webhooks(app)
     register_commands(app)
 
@@ -65,7 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     return app
 
 
-def _configure_logging(settings: Settings) -> None:
+def _configure_logging() -> None:
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -20,6 +20,24 @@ MESSAGE_PARTS = ("whatsapp", "email_subject", "email_body")
 
 
 @dataclass(frozen=True)
+class ClientPolicy:
+    """`[clients]` in routing.toml: who among the clients gets messages."""
+
+    exclude_groups: frozenset[int] = frozenset()
+    whatsapp_optout_field: str = ""  # a client custom field id; "on" there means no WhatsApp
+    contacts: bool = True  # also email the contacts whose WHMCS preferences cover the notice
+
+
+@dataclass(frozen=True)
+class StaffPolicy:
+    """`[staff]` in routing.toml: which events the company's own staff hear about."""
+
+    events: frozenset[str] = frozenset()
+    emails: tuple[str, ...] = ()
+    whatsapp: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class WhatsAppTemplate:
     content_sid: str
     variables: tuple[str, ...]
@@ -40,6 +58,20 @@ class Catalog:
         routing = _read_toml(config_dir / "routing.toml")
         self.company: dict[str, Any] = routing.get("company", {})
         self._channels = {name: tuple(spec.get("channels", ())) for name, spec in routing.get("events", {}).items()}
+        self.locales: dict[str, str] = {"es": "es_AR", "en": "en_US", "pt_BR": "pt_BR", "it": "it_IT"}
+        self.locales.update(routing.get("locales", {}))
+        clients = routing.get("clients", {})
+        self.clients = ClientPolicy(
+            exclude_groups=frozenset(int(g) for g in clients.get("exclude_groups", ())),
+            whatsapp_optout_field=str(clients.get("whatsapp_optout_field", "") or ""),
+            contacts=bool(clients.get("contacts", True)),
+        )
+        staff = routing.get("staff", {})
+        self.staff = StaffPolicy(
+            events=frozenset(staff.get("events", ())),
+            emails=tuple(staff.get("emails", ())),
+            whatsapp=tuple(staff.get("whatsapp", ())),
+        )
         self._wa_templates = {
             (event, lang): WhatsAppTemplate(spec["content_sid"], tuple(spec.get("variables", ())))
             for event, langs in routing.get("whatsapp_templates", {}).items()
@@ -67,6 +99,17 @@ class Catalog:
         """WHMCS stores languages as names ("spanish", "english", "portuguese-br"); map to ours."""
         code = _LANGUAGE_NAMES.get((requested or "").strip().lower(), (requested or "").strip().lower())
         return code if code in self.languages else self.default_language
+
+    def locale_for(self, language: str) -> str:
+        """The Babel locale that formats money and dates for a message language."""
+        return self.locales.get(language, language)
+
+    def has(self, language: str, event_type: str, part: str) -> bool:
+        return (language, event_type, part) in self._templates or (
+            self.default_language,
+            event_type,
+            part,
+        ) in self._templates
 
     def render(self, language: str, event_type: str, part: str, variables: dict[str, Any]) -> str:
         """Render one part, falling back to the default language when a translation is missing."""

@@ -14,7 +14,7 @@ import requests
 from flask import Flask
 from sqlalchemy import select
 
-from bridge.models import Action, Event
+from bridge.models import Action, ActionTransition, Event
 from bridge.services import services
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
@@ -85,6 +85,14 @@ def recent(limit: int) -> None:
             click.echo(f"event {event.id}  {when}  {event.source}/{event.type}  client {event.client_id or '-'}")
             actions = session.scalars(select(Action).where(Action.event_id == event.id).order_by(Action.id)).all()
             for action in actions:
+                if action.channel == "plan":
+                    last = session.scalars(
+                        select(ActionTransition.reason)
+                        .where(ActionTransition.action_id == action.id)
+                        .order_by(ActionTransition.id.desc())
+                    ).first()
+                    click.echo(f"    planning {action.state}: {last}")
+                    continue
                 dry = "  [DRY RUN: nothing was sent]" if action.dry_run else ""
                 why = f"  ({action.last_error})" if action.last_error else ""
                 click.echo(

@@ -1,7 +1,9 @@
-"""Carry out one Action: claim it, try the provider once, record the attempt and the outcome.
+"""Carry out one Action: claim it, try it once, record the attempt and the outcome.
 
 This is the body of every queue job. It is safe to run twice for the same Action (a
 duplicate job, a relay re-enqueue): only the run that wins the claim does anything.
+A `plan` Action runs the planner instead of a provider; the Actions it plans are stored
+in the same transaction that marks it done, and queued after the commit.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ from typing import Any
 from sqlalchemy import update
 
 from bridge.db import Database
+from bridge.intake import queue_pending, store_planned
 from bridge.models import Action, Attempt, utcnow
+from bridge.planning import PLAN_CHANNEL, Planner, PlanResult
+from bridge.queue import ActionQueue
 from bridge.retry import RetryPolicy
 from bridge.states import CLAIMABLE, State
 from bridge.transitions import move
@@ -33,10 +38,18 @@ class Outcome:
 
 class Deliverer:
     def __init__(
-        self, db: Database, providers: dict[str, Provider], policy: RetryPolicy, worker_name: str = ""
+        self,
+        db: Database,
+        queue: ActionQueue,
+        providers: dict[str, Provider],
+        planner: Planner,
+        policy: RetryPolicy,
+        worker_name: str = "",
     ) -> None:
         self.db = db
+        self.queue = queue
         self.providers = providers
+        self.planner = planner
         self.policy = policy
         self.worker_name = worker_name
 
@@ -45,12 +58,9 @@ class Deliverer:
         if claimed is None:
             return Outcome(action_id, "not-claimed", "already taken or in a final state")
         action, attempt_id = claimed
-        provider = self.providers.get(action.channel)
         started = time.perf_counter()
         try:
-            if provider is None:
-                raise ProviderError(f"no provider for channel {action.channel!r}", permanent=True)
-            result = provider.send(action.recipient, action.content)
+            result = self._carry_out(action)
         except ProviderError as exc:
             return self._failed(action, attempt_id, started, exc)
         except Exception as exc:
@@ -58,6 +68,14 @@ class Deliverer:
             error = ProviderError(f"unexpected {type(exc).__name__}: {exc}", permanent=False)
             return self._failed(action, attempt_id, started, error)
         return self._sent(action, attempt_id, started, result)
+
+    def _carry_out(self, action: Action) -> SendResult:
+        if action.channel == PLAN_CHANNEL:
+            return self.planner.plan(action)
+        provider = self.providers.get(action.channel)
+        if provider is None:
+            raise ProviderError(f"no provider for channel {action.channel!r}", permanent=True)
+        return provider.send(action.recipient, action.content)
 
     def _claim(self, action_id: int) -> tuple[Action, int] | None:
         """Compare-and-set into `sending`, and write the attempt row before the send."""
@@ -86,10 +104,14 @@ class Deliverer:
 
     def _sent(self, action: Action, attempt_id: int, started: float, result: SendResult) -> Outcome:
         outcome = "dry_run" if result.dry_run else "sent"
-        reason = (
-            f"dry run: {result.detail.get('why', 'no credentials')}" if result.dry_run else "accepted by the provider"
-        )
+        default = "accepted by the provider"
+        if result.dry_run:
+            default = f"dry run: {result.detail.get('why', 'no credentials')}"
+        reason = str(result.detail.get("note", default))
+        planned: tuple[int, ...] = ()
         with self.db.session() as session:
+            if isinstance(result, PlanResult):
+                planned = store_planned(session, action.event_id, result.planned)
             self._finish_attempt(
                 session,
                 attempt_id,
@@ -108,6 +130,7 @@ class Deliverer:
                 dry_run=result.dry_run,
                 last_error=None,
             )
+        queue_pending(self.db, self.queue, planned, "queued by the planner")
         return Outcome(action.id, State.SENT, reason)
 
     def _failed(self, action: Action, attempt_id: int, started: float, error: ProviderError) -> Outcome:
@@ -116,7 +139,9 @@ class Deliverer:
             self._finish_attempt(
                 session, attempt_id, started, outcome=outcome, http_status=error.http_status, error=str(error)
             )
-            if error.permanent:
+            if error.skip:
+                state, reason, extra = State.SKIPPED, f"nothing to do: {error}", {}
+            elif error.permanent:
                 state, reason, extra = State.FAILED, f"permanent error: {error}", {}
             elif self.policy.exhausted(action.attempts):
                 state, reason, extra = State.FAILED, f"gave up after {action.attempts} attempts: {error}", {}

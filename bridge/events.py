@@ -5,6 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# The WHMCS hook points the bridge accepts (the PHP hook file sends these).
+WHMCS_EVENTS = (
+    "ClientAdd",
+    "ClientChangePassword",
+    "ClientEdit",
+    "InvoiceCreated",
+    "InvoiceCreation",
+    "InvoiceCancelled",
+    "InvoicePaid",
+    "AfterModuleSuspend",
+    "AfterModuleUnsuspend",
+    "AfterModuleTerminate",
+    "QuoteCreated",
+    "DomainDelete",
+)
+
 
 @dataclass(frozen=True)
 class InboundEvent:

@@ -1,25 +1,28 @@
-"""Intake: an inbound event and the Actions its hooks plan, committed in one transaction.
+"""Intake: an inbound event and its first Action (the planning), committed together.
 
-This is the outbox: once `record_event` returns, the event and everything it must cause
-are in the database, whatever happens to Redis or the workers afterwards.
+This is the outbox: once `record_event` returns, the event and the Action that will
+work out everything it must cause are in the database, whatever happens to Redis or
+the workers afterwards. The planner's own Actions are stored by `store_planned`, in the
+transaction that closes the planning.
 """
 
 from __future__ import annotations
 
 import logging
-import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from bridge.catalog import Catalog
 from bridge.db import Database
 from bridge.events import InboundEvent
 from bridge.models import Action, ActionTransition, Event
-from bridge.settings import Settings
+from bridge.queue import ActionQueue
 from bridge.states import State
-from hooks import HookContext, HookRegistry, PlannedAction
+from bridge.transitions import move
+from hooks import PlannedAction
 
 log = logging.getLogger(__name__)
 
@@ -31,31 +34,12 @@ class IntakeResult:
     pending_action_ids: tuple[int, ...]
 
 
-def plan_actions(registry: HookRegistry, context: HookContext) -> list[tuple[str, PlannedAction]]:
-    """Run every handler for the event, lowest priority first.
-
-    A handler that raises does not lose the event: its failure becomes a failed Action
-    named after it, visible on the log page, and the other handlers still run.
-    """
-    planned: list[tuple[str, PlannedAction]] = []
-    for name, handler in registry.handlers_for(context.event.type):
-        try:
-            planned.extend((name, action) for action in handler(context))
-        except Exception as exc:
-            log.exception("hook %s failed on %s event", name, context.event.type)
-            detail = "".join(traceback.format_exception_only(exc)).strip()
-            planned.append((name, PlannedAction("hook", name, {}, skip_reason=f"hook error: {detail}")))
-    return planned
-
-
-def record_event(
-    db: Database, registry: HookRegistry, catalog: Catalog, settings: Settings, inbound: InboundEvent
-) -> IntakeResult:
-    """Store the event and its planned Actions, or find the copy stored before."""
+def record_event(db: Database, inbound: InboundEvent) -> IntakeResult:
+    """Store the event and its planning Action, or find the copy stored before."""
     existing = _find(db, inbound)
     if existing is not None:
         return IntakeResult(existing, created=False, pending_action_ids=())
-    planned = plan_actions(registry, HookContext(inbound, catalog, settings))
+    planning = PlannedAction(channel="plan", recipient="hooks", content={})
     try:
         with db.session() as session:
             event = Event(
@@ -67,15 +51,7 @@ def record_event(
             )
             session.add(event)
             session.flush()
-            actions = [_action_row(event.id, hook, plan) for hook, plan in planned]
-            session.add_all(actions)
-            session.flush()
-            for action in actions:
-                reason = action.last_error or f"planned by {action.hook}"
-                session.add(
-                    ActionTransition(action_id=action.id, from_state=None, to_state=action.state, reason=reason)
-                )
-            pending = tuple(a.id for a in actions if a.state == State.PENDING)
+            pending = store_planned(session, event.id, [("bridge.planner", planning)])
             event_id = event.id
     except IntegrityError:
         # The same event arrived concurrently and the other request committed first.
@@ -84,6 +60,29 @@ def record_event(
             raise
         return IntakeResult(found, created=False, pending_action_ids=())
     return IntakeResult(event_id, created=True, pending_action_ids=pending)
+
+
+def store_planned(session: Session, event_id: int, planned: Iterable[tuple[str, PlannedAction]]) -> tuple[int, ...]:
+    """Add the planned Actions with their first transition; return the ids to queue."""
+    actions = [_action_row(event_id, hook, plan) for hook, plan in planned]
+    session.add_all(actions)
+    session.flush()
+    for action in actions:
+        reason = action.last_error or f"planned by {action.hook}"
+        session.add(ActionTransition(action_id=action.id, from_state=None, to_state=action.state, reason=reason))
+    return tuple(a.id for a in actions if a.state == State.PENDING)
+
+
+def queue_pending(db: Database, queue: ActionQueue, action_ids: Iterable[int], reason: str) -> None:
+    """Queue newly committed Actions; if Redis is down they stay pending for the relay."""
+    for action_id in action_ids:
+        try:
+            queue.enqueue(action_id)
+        except Exception:  # noqa: BLE001 - they are committed; the relay will catch up
+            log.warning("could not queue action %s; the relay will", action_id, exc_info=True)
+            continue
+        with db.session() as session:
+            move(session, action_id, State.QUEUED, reason, expect=[State.PENDING])
 
 
 def _find(db: Database, inbound: InboundEvent) -> int | None:

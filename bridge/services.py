@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app
 from redis import Redis
@@ -10,12 +11,16 @@ from redis import Redis
 from bridge.catalog import Catalog
 from bridge.db import Database
 from bridge.delivery import Deliverer
+from bridge.planning import Planner
 from bridge.queue import ActionQueue
 from bridge.relay import Relay
 from bridge.retry import RetryPolicy
 from bridge.settings import Settings
-from hooks import HookRegistry
 from providers import Provider
+from providers.whmcs_api import WhmcsApi
+
+if TYPE_CHECKING:  # hooks imports bridge modules: a runtime import here would be circular
+    from hooks import HookRegistry
 
 
 @dataclass
@@ -27,6 +32,7 @@ class Services:
     catalog: Catalog
     hooks: HookRegistry
     providers: dict[str, Provider]
+    whmcs: WhmcsApi | None
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -34,7 +40,8 @@ class Services:
         return RetryPolicy(s.retry_max_attempts, s.retry_base_seconds, s.retry_max_seconds)
 
     def deliverer(self, worker_name: str = "") -> Deliverer:
-        return Deliverer(self.db, self.providers, self.retry_policy, worker_name)
+        planner = Planner(self.db, self.hooks, self.catalog, self.settings, self.whmcs)
+        return Deliverer(self.db, self.queue, self.providers, planner, self.retry_policy, worker_name)
 
     def relay(self) -> Relay:
         s = self.settings

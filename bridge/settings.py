@@ -82,6 +82,12 @@ class _SettingsSchema(Schema):
     RELAY_QUEUED_GRACE_SECONDS = fields.Float(load_default=30.0, validate=validate.Range(0.0, 86400))
     RELAY_SENDING_TIMEOUT_SECONDS = fields.Float(load_default=300.0, validate=validate.Range(1, 86400))
 
+    WHMCS_API_URL = fields.Url(load_default=None, require_tld=False)
+    WHMCS_API_IDENTIFIER = fields.String(load_default=None)
+    WHMCS_API_SECRET = fields.String(load_default=None)
+    WHMCS_API_ACCESSKEY = fields.String(load_default=None)
+    WHMCS_API_TIMEOUT_SECONDS = fields.Float(load_default=10.0, validate=validate.Range(0.1, 120))
+
     BRIDGE_CONFIG_DIR = fields.String(load_default=str(DEFAULT_CONFIG_DIR))
     WHMCS_SYSTEM_URL = fields.Url(load_default=None, require_tld=False)
     DEFAULT_LANGUAGE = fields.String(load_default="es")
@@ -124,6 +130,11 @@ class Settings:
     relay_interval_seconds: float
     relay_queued_grace_seconds: float
     relay_sending_timeout_seconds: float
+    whmcs_api_url: str | None
+    whmcs_api_identifier: str | None
+    whmcs_api_secret: str | None
+    whmcs_api_accesskey: str | None
+    whmcs_api_timeout_seconds: float
     bridge_config_dir: str
     whmcs_system_url: str | None
     default_language: str
@@ -142,6 +153,10 @@ class Settings:
             and self.twilio_auth_token
             and (self.twilio_whatsapp_from or self.twilio_messaging_service_sid)
         )
+
+    @property
+    def whmcs_api_configured(self) -> bool:
+        return bool(self.whmcs_api_url and self.whmcs_api_identifier and self.whmcs_api_secret)
 
     @property
     def smtp_configured(self) -> bool:
@@ -173,5 +188,8 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         loaded["DATABASE_URL"] = f"sqlite:///{instance / 'bridge.sqlite3'}"
     if loaded["TWILIO_ACCOUNT_SID"] and not loaded["TWILIO_AUTH_TOKEN"]:
         raise SettingsError("invalid settings: TWILIO_AUTH_TOKEN: required when TWILIO_ACCOUNT_SID is set")
+    for needed in ("WHMCS_API_IDENTIFIER", "WHMCS_API_SECRET"):
+        if loaded["WHMCS_API_URL"] and not loaded[needed]:
+            raise SettingsError(f"invalid settings: {needed}: required when WHMCS_API_URL is set")
     extra = {k: v for k, v in (overrides or {}).items() if k.upper() not in known}
     return Settings(**{k.lower(): v for k, v in loaded.items()}, extra=extra)

@@ -3,10 +3,11 @@
     @add_hook("ClientAdd", priority=10)
     def welcome(ctx: HookContext) -> list[PlannedAction]: ...
 
-A handler reads the event (`ctx.event`) and the company's configuration (`ctx.catalog`)
-and returns the Actions to take. It never talks to the network or the database: the
-intake stores what it returns in the same transaction as the event, and the workers
-carry it out. Lower priorities run first, as in WHMCS.
+A handler reads the event (`ctx.event`), what the planner looked up for it (`ctx.data`,
+as declared with `needs=`) and the company's configuration (`ctx.catalog`), and returns
+the Actions to take. It never talks to the network or the database: the planner
+(bridge.planning) does the look-ups before it runs, stores what it returns in one
+transaction, and the workers carry it out. Lower priorities run first, as in WHMCS.
 """
 
 from __future__ import annotations
@@ -17,13 +18,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.catalog import Catalog
+from bridge.event_data import EventData
 from bridge.events import InboundEvent
 from bridge.settings import Settings
+
+# What a handler may ask the planner to look up before it runs.
+NEEDS = frozenset({"client", "contacts", "invoice", "service", "quote", "domain"})
 
 
 @dataclass(frozen=True)
 class PlannedAction:
-    """One thing to do. `skip_reason` set: recorded as skipped (e.g. no usable phone)."""
+    """One thing to do. `skip_reason` set: recorded as skipped (e.g. no usable phone).
+
+    `channel` names the provider that carries it out ("whatsapp", "email"); "none" is a
+    decision recorded for the staff with nothing to carry out (always skipped)."""
 
     channel: str
     recipient: str
@@ -34,6 +42,7 @@ class PlannedAction:
 @dataclass(frozen=True)
 class HookContext:
     event: InboundEvent
+    data: EventData
     catalog: Catalog
     settings: Settings
 
@@ -51,6 +60,7 @@ class _Registration:
     order: int
     name: str = field(compare=False)
     handler: Handler = field(compare=False)
+    needs: frozenset[str] = field(compare=False, default=frozenset())
 
 
 class HookRegistry:
@@ -58,11 +68,18 @@ class HookRegistry:
         self._by_event: dict[str, list[_Registration]] = {}
         self._count = 0
 
-    def add_hook(self, event_type: str, priority: int = 10, name: str | None = None) -> Callable[[Handler], Handler]:
+    def add_hook(
+        self, event_type: str, priority: int = 10, name: str | None = None, needs: tuple[str, ...] = ()
+    ) -> Callable[[Handler], Handler]:
+        unknown = set(needs) - NEEDS
+        if unknown:
+            raise ValueError(f"unknown needs {sorted(unknown)}; known: {sorted(NEEDS)}")
+
         def register(handler: Handler) -> Handler:
             self._count += 1
             label = name or f"{handler.__module__}.{handler.__qualname__}"
-            self._by_event.setdefault(event_type, []).append(_Registration(priority, self._count, label, handler))
+            registration = _Registration(priority, self._count, label, handler, frozenset(needs))
+            self._by_event.setdefault(event_type, []).append(registration)
             self._by_event[event_type].sort()
             return handler
 
@@ -71,12 +88,19 @@ class HookRegistry:
     def handlers_for(self, event_type: str) -> list[tuple[str, Handler]]:
         return [(r.name, r.handler) for r in self._by_event.get(event_type, [])]
 
+    def needs_for(self, event_type: str) -> frozenset[str]:
+        """Everything the event's handlers asked to have looked up."""
+        return frozenset().union(*(r.needs for r in self._by_event.get(event_type, [])))
+
+    def event_types(self) -> list[str]:
+        return sorted(self._by_event)
+
 
 REGISTRY = HookRegistry()
 add_hook = REGISTRY.add_hook
 
 # The modules that register handlers. A company adds behaviour by adding a module here.
-HOOK_MODULES = ("hooks.clients",)
+HOOK_MODULES = ("hooks.clients", "hooks.invoices", "hooks.services", "hooks.quotes", "hooks.domains", "hooks.staff")
 
 
 def load_all() -> HookRegistry:

@@ -1,12 +1,47 @@
-"""Client events: welcome on ClientAdd."""
+"""Client account events: welcome, password changed, details changed."""
 
 from __future__ import annotations
 
 from hooks import HookContext, PlannedAction, add_hook
-from hooks.messaging import base_variables, client_messages
+from hooks.messaging import client_notice
+
+# Fields whose change a client should hear about. A ClientEdit that touches none of
+# them (a group move, a custom field, both of which the bridge itself makes through the
+# WHMCS API) is not echoed back as "your details changed".
+CUSTOMER_FACING_FIELDS = (
+    "firstname",
+    "lastname",
+    "companyname",
+    "email",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "postcode",
+    "country",
+    "phonenumber",
+)
 
 
-@add_hook("ClientAdd", priority=10, name="clients.welcome")
+@add_hook("ClientAdd", priority=10, name="clients.welcome", needs=("client",))
 def welcome(ctx: HookContext) -> list[PlannedAction]:
-    """A new client gets a WhatsApp welcome and an email welcome."""
-    return client_messages(ctx, base_variables(ctx))
+    return client_notice(ctx, "general")
+
+
+@add_hook("ClientChangePassword", priority=10, name="clients.password_changed", needs=("client",))
+def password_changed(ctx: HookContext) -> list[PlannedAction]:
+    # A security alert: sent whatever the client's email preferences say.
+    return client_notice(ctx, None)
+
+
+@add_hook("ClientEdit", priority=10, name="clients.details_changed", needs=("client",))
+def details_changed(ctx: HookContext) -> list[PlannedAction]:
+    params = ctx.event.payload.get("params", {})
+    old = params.get("olddata")
+    if isinstance(old, dict) and old:
+        changed = [f for f in CUSTOMER_FACING_FIELDS if f in old and str(old[f]) != str(params.get(f, old[f]))]
+        if not changed:
+            touched = sorted(k for k in old if str(old[k]) != str(params.get(k, old[k])))
+            reason = f"no customer-facing field changed ({', '.join(touched) or 'nothing'}): not notified"
+            return [PlannedAction("none", "-", {}, reason)]
+    return client_notice(ctx, "general")

@@ -11,8 +11,23 @@ from providers.base import Provider, ProviderError, SendResult
 from providers.dry_run import DryRun
 from providers.smtp_email import SmtpEmail
 from providers.twilio_whatsapp import TwilioWhatsApp
+from providers.whmcs_api import WhmcsApi
 
-__all__ = ["Provider", "ProviderError", "SendResult", "build_providers"]
+__all__ = ["Provider", "ProviderError", "SendResult", "build_providers", "build_whmcs_api"]
+
+
+def build_whmcs_api(settings: Settings) -> WhmcsApi | None:
+    """The WHMCS API client, or None when it is not configured (hooks then use only
+    what the hook parameters carry)."""
+    if not settings.whmcs_api_configured:
+        return None
+    return WhmcsApi(
+        url=settings.whmcs_api_url or "",
+        identifier=settings.whmcs_api_identifier or "",
+        secret=settings.whmcs_api_secret or "",
+        accesskey=settings.whmcs_api_accesskey,
+        timeout=settings.whmcs_api_timeout_seconds,
+    )
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:

@@ -15,8 +15,11 @@ class ProviderError(Exception):
 
     `permanent` says whether a retry can help: an invalid number or refused credentials
     stay wrong, a timeout or a 503 may not. `retry_after` (seconds) is the provider's own
-    hint, when it gave one.
+    hint, when it gave one. `skip` marks a permanent error that is no fault (the record
+    the Action was about no longer exists): the Action ends `skipped`, not `failed`.
     """
+
+    skip = False
 
     def __init__(
         self,

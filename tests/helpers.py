@@ -27,9 +27,18 @@ def count(svc: Services, model: type, *where: Any) -> int:
         return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
-def actions_of(svc: Services, event_id: int) -> list[Action]:
+def actions_of(svc: Services, event_id: int, *, with_plan: bool = False) -> list[Action]:
+    """The event's Actions in order; without its planning Action unless asked."""
+    query = select(Action).where(Action.event_id == event_id).order_by(Action.id)
+    if not with_plan:
+        query = query.where(Action.channel != "plan")
     with svc.db.session() as session:
-        return list(session.scalars(select(Action).where(Action.event_id == event_id).order_by(Action.id)))
+        return list(session.scalars(query))
+
+
+def plan_of(svc: Services, event_id: int) -> Action:
+    [plan] = [a for a in actions_of(svc, event_id, with_plan=True) if a.channel == "plan"]
+    return plan
 
 
 def attempts_of(svc: Services, action_id: int) -> list[Attempt]:

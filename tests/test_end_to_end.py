@@ -36,7 +36,7 @@ def test_client_add_reaches_twilio_and_the_mailbox(prism, make_app, run_worker):
         body, headers = signed_request(SECRET, "ClientAdd", load_sample("whmcs_hooks", "ClientAdd"))
         response = app.test_client().post("/webhooks/whmcs", data=body, headers=headers)
         assert response.status_code == 202
-        assert run_worker(app) == 2
+        assert run_worker(app) == 3  # planning, WhatsApp, email
 
     whatsapp, email = actions_of(svc, response.get_json()["event_id"])
     # Prism answers 201 only to a request that fits Twilio's description of the API;

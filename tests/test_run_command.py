@@ -49,8 +49,9 @@ def test_up_then_send_test_event_then_recent(tmp_path):
         recent = _retry(lambda: _flask(env, "recent"), lambda r: r.stdout.count("[DRY RUN") == 2)
         lines = recent.stdout.splitlines()
         assert lines[0].startswith("event 1 ") and "whmcs/ClientAdd  client 1042" in lines[0]
-        assert "whatsapp sent" in lines[1] and "+5493515551234" in lines[1]
-        assert "email    sent" in lines[2] and "lucia@radioandina.example" in lines[2]
+        assert lines[1] == "    planning sent: planned 2 actions from the event alone (WHMCS API not configured)"
+        assert "whatsapp sent" in lines[2] and "+5493515551234" in lines[2]
+        assert "email    sent" in lines[3] and "lucia@radioandina.example" in lines[3]
     finally:
         os.killpg(up.pid, signal.SIGTERM)
         output = up.communicate(timeout=30)[0]

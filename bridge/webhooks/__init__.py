@@ -12,11 +12,6 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from bridge.intake import IntakeResult
-from bridge.services import Services
-from bridge.states import State
-from bridge.transitions import move
-
 log = logging.getLogger("bridge.webhooks")
 
 
@@ -36,18 +31,6 @@ def rejection(status: int, error: str, **detail: Any) -> Response:
     response = jsonify(error=error, **detail)
     response.status_code = status
     return response
-
-
-def offer_to_queue(svc: Services, result: IntakeResult) -> None:
-    """Queue the new Actions; if Redis is down they stay pending and the relay queues them."""
-    for action_id in result.pending_action_ids:
-        try:
-            svc.queue.enqueue(action_id)
-        except Exception:  # noqa: BLE001 - the event is committed; the relay will catch up
-            log.warning("could not queue action %s; the relay will", action_id, exc_info=True)
-            continue
-        with svc.db.session() as session:
-            move(session, action_id, State.QUEUED, "queued on receipt", expect=[State.PENDING])
 
 
 def register_webhooks(app: Flask) -> None:

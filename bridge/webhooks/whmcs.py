@@ -9,29 +9,15 @@ from flask import Blueprint, Response, jsonify, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from bridge.events import InboundEvent
-from bridge.intake import record_event
+from bridge.events import WHMCS_EVENTS, InboundEvent
+from bridge.intake import queue_pending, record_event
 from bridge.redaction import redact
 from bridge.services import services
-from bridge.webhooks import Rejected, offer_to_queue
+from bridge.webhooks import Rejected
 
 blueprint = Blueprint("whmcs_webhook", __name__)
 
-# The WHMCS hook points the bridge accepts (the PHP hook file sends these).
-KNOWN_EVENTS = (
-    "ClientAdd",
-    "ClientChangePassword",
-    "ClientEdit",
-    "InvoiceCreated",
-    "InvoiceCreation",
-    "InvoiceCancelled",
-    "InvoicePaid",
-    "AfterModuleSuspend",
-    "AfterModuleUnsuspend",
-    "AfterModuleTerminate",
-    "QuoteCreated",
-    "DomainDelete",
-)
+KNOWN_EVENTS = WHMCS_EVENTS
 # Not "user_id": since WHMCS 8 that is the login user, not the client account.
 CLIENT_ID_KEYS = ("userid", "client_id", "clientid")
 
@@ -64,8 +50,8 @@ def receive() -> tuple[Response, int]:
         payload={"event": envelope["event"], "params": params},
         client_id=_client_id(params),
     )
-    result = record_event(svc.db, svc.hooks, svc.catalog, svc.settings, inbound)
-    offer_to_queue(svc, result)
+    result = record_event(svc.db, inbound)
+    queue_pending(svc.db, svc.queue, result.pending_action_ids, "queued on receipt")
     return jsonify(event_id=result.event_id), 202
 
 

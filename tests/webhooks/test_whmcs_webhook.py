@@ -13,32 +13,38 @@ from bridge.models import Action, ActionTransition, Event
 from bridge.queue import job_id_for
 from bridge.signing import signed_request
 from bridge.webhooks.whmcs import KNOWN_EVENTS
-from tests.helpers import SECRET, actions_of, count, load_sample
+from tests.helpers import SECRET, actions_of, count, load_sample, plan_of, transitions_of
 
 
 def stored_nothing(svc) -> bool:
     return count(svc, Event) == 0 and count(svc, Action) == 0 and count(svc, ActionTransition) == 0
 
 
-def test_client_add_is_recorded_with_two_queued_actions(post_event, svc):
+def test_client_add_is_recorded_with_its_planning_queued(post_event, svc):
     response = post_event("ClientAdd")
 
     assert response.status_code == 202
     event_id = response.get_json()["event_id"]
-    actions = actions_of(svc, event_id)
-    assert [(a.channel, a.recipient, a.state) for a in actions] == [
-        ("whatsapp", "+5493515551234", "queued"),
-        ("email", "lucia@radioandina.example", "queued"),
-    ]
-    assert (
-        "Lucía" in actions[0].content["body"]
-        and "https://clientes.example.com/clientarea.php" in actions[0].content["body"]
-    )
-    assert actions[1].content["subject"] == "Bienvenido/a a Tu Hosting"
+    [plan] = actions_of(svc, event_id, with_plan=True)
+    assert (plan.channel, plan.state) == ("plan", "queued")
     # One job per action, keyed by the action's id, carrying only the id.
-    queued = svc.queue.queue.get_job_ids()
-    assert queued == [job_id_for(a.id) for a in actions]
-    assert svc.queue.queue.fetch_job(queued[0]).args == (actions[0].id,)
+    assert svc.queue.queue.get_job_ids() == [job_id_for(plan.id)]
+    assert svc.queue.queue.fetch_job(job_id_for(plan.id)).args == (plan.id,)
+
+
+def test_the_worker_plans_a_whatsapp_and_an_email_welcome(post_event, svc, run_worker):
+    event_id = post_event("ClientAdd").get_json()["event_id"]
+    assert run_worker() == 3  # the planning, then the two messages it planned
+
+    whatsapp, email = actions_of(svc, event_id)
+    assert (whatsapp.channel, whatsapp.recipient, whatsapp.state) == ("whatsapp", "+5493515551234", "sent")
+    assert (email.channel, email.recipient, email.state) == ("email", "lucia@radioandina.example", "sent")
+    assert "Lucía" in whatsapp.content["body"]
+    assert "https://clientes.example.com/clientarea.php" in whatsapp.content["body"]
+    assert email.content["subject"] == "Bienvenido/a a Tu Hosting"
+    plan = plan_of(svc, event_id)
+    assert plan.state == "sent"
+    assert transitions_of(svc, plan.id)[-1][2] == "planned 2 actions from the event alone (WHMCS API not configured)"
 
 
 def test_secrets_are_dropped_before_storage(post_event, svc):
@@ -61,7 +67,7 @@ def test_same_webhook_id_twice_gives_the_same_answer_and_no_new_actions(post_eve
 
     assert first.status_code == second.status_code == 202
     assert first.get_json() == second.get_json()
-    assert count(svc, Event) == 1 and count(svc, Action) == 2
+    assert count(svc, Event) == 1 and count(svc, Action) == 1 and svc.queue.depth() == 1
 
 
 def test_a_second_secret_is_accepted_during_rotation(make_app):
@@ -72,10 +78,14 @@ def test_a_second_secret_is_accepted_during_rotation(make_app):
         assert client.post("/webhooks/whmcs", data=body, headers=headers).status_code == 202
 
 
-def test_an_event_without_handlers_is_recorded_with_no_actions(post_event, svc):
-    response = post_event("InvoicePaid")
-    assert response.status_code == 202
-    assert actions_of(svc, response.get_json()["event_id"]) == []
+def test_without_the_whmcs_api_an_invoice_event_records_why_nobody_was_told(post_event, svc, run_worker):
+    event_id = post_event("InvoicePaid").get_json()["event_id"]  # carries only the invoice id
+    run_worker()
+    actions = actions_of(svc, event_id)
+    assert [(a.channel, a.state) for a in actions] == [("whatsapp", "skipped"), ("email", "skipped")]
+    assert actions[0].last_error == (
+        "no client to notify: the event names no client, and the WHMCS API is not configured (WHMCS_API_URL)"
+    )
 
 
 def _signed(event="ClientAdd", **kw):
@@ -191,8 +201,8 @@ def test_redis_down_still_accepts_and_leaves_actions_pending(make_app):
     response = app.test_client().post("/webhooks/whmcs", data=body, headers=headers)
 
     assert response.status_code == 202
-    actions = actions_of(services(app), response.get_json()["event_id"])
-    assert [a.state for a in actions] == ["pending", "pending"]
+    actions = actions_of(services(app), response.get_json()["event_id"], with_plan=True)
+    assert [(a.channel, a.state) for a in actions] == [("plan", "pending")]
 
 
 def test_twenty_concurrent_repeats_make_one_event(app, svc):
@@ -209,5 +219,5 @@ def test_twenty_concurrent_repeats_make_one_event(app, svc):
 
     assert {status for status, _ in answers} == {202}
     assert len({answer["event_id"] for _, answer in answers}) == 1
-    assert count(svc, Event) == 1 and count(svc, Action) == 2
-    assert svc.queue.depth() == 2
+    assert count(svc, Event) == 1 and count(svc, Action) == 1
+    assert svc.queue.depth() == 1

@@ -1,0 +1,87 @@
+"""What the hooks know about an event once the planner has looked it up: plain values.
+
+The planner (bridge.planning) fills these from the hook's own parameters and, when the
+WHMCS API is configured, from WHMCS itself. Any of them may be None when neither source
+had it; the hooks turn that into a skipped Action with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Client:
+    id: str
+    firstname: str = ""
+    lastname: str = ""
+    companyname: str = ""
+    email: str = ""
+    phonenumber: str = ""
+    phonecc: str = ""
+    country: str = ""
+    language: str = ""
+    groupid: int = 0
+    currency_code: str = ""
+    # WHMCS email preferences: general, invoice, product, domain, support, affiliate.
+    email_preferences: dict[str, bool] = field(default_factory=dict)
+    custom_fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def fullname(self) -> str:
+        return f"{self.firstname} {self.lastname}".strip()
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: str
+    firstname: str
+    lastname: str
+    email: str
+    # Which kinds of email WHMCS sends this contact: general, invoice, product, domain.
+    receives: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Invoice:
+    id: str
+    number: str
+    client_id: str = ""
+    total: Decimal | None = None
+    balance: Decimal | None = None
+    currency_code: str = ""
+    due_date: date | None = None
+    date_paid: date | None = None
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    name: str = ""
+    domain: str = ""
+    suspend_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Quote:
+    id: str
+    subject: str = ""
+    total: Decimal | None = None
+    valid_until: date | None = None
+    client_id: str = ""
+
+
+@dataclass(frozen=True)
+class EventData:
+    client: Client | None = None
+    contacts: tuple[Contact, ...] = ()
+    invoice: Invoice | None = None
+    service: Service | None = None
+    quote: Quote | None = None
+    domain_name: str = ""
+    # Why `client` is None, for the skip reason.
+    missing: str = ""
+    lookups: tuple[str, ...] = ()

@@ -1,0 +1,73 @@
+"""The planner: the first Action of every event. It looks up what the event's hooks
+need (bridge.enrichment), runs the hooks, and returns the Actions they planned, which the
+Deliverer stores in the same transaction that marks the planning done.
+
+Planning runs in a worker, not in the webhook request: WHMCS waits for the webhook's
+answer, and the look-ups can be slow or fail; here they are retried like any send.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+
+from bridge.catalog import Catalog
+from bridge.db import Database
+from bridge.enrichment import Enricher
+from bridge.events import InboundEvent
+from bridge.models import Action, Event
+from bridge.settings import Settings
+from hooks import HookContext, HookRegistry, PlannedAction
+from providers.base import SendResult
+from providers.whmcs_api import WhmcsApi
+
+log = logging.getLogger(__name__)
+PLAN_CHANNEL = "plan"
+
+
+@dataclass(frozen=True)
+class PlanResult(SendResult):
+    planned: tuple[tuple[str, PlannedAction], ...] = ()
+
+
+def plan_actions(registry: HookRegistry, context: HookContext) -> list[tuple[str, PlannedAction]]:
+    """Run every handler for the event, lowest priority first.
+
+    A handler that raises does not lose the event: its failure becomes a failed Action
+    named after it, visible on the log page, and the other handlers still run.
+    """
+    planned: list[tuple[str, PlannedAction]] = []
+    for name, handler in registry.handlers_for(context.event.type):
+        try:
+            planned.extend((name, action) for action in handler(context))
+        except Exception as exc:
+            log.exception("hook %s failed on %s event", name, context.event.type)
+            detail = "".join(traceback.format_exception_only(exc)).strip()
+            planned.append((name, PlannedAction("hook", name, {}, skip_reason=f"hook error: {detail}")))
+    return planned
+
+
+class Planner:
+    def __init__(
+        self, db: Database, registry: HookRegistry, catalog: Catalog, settings: Settings, whmcs: WhmcsApi | None
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.catalog = catalog
+        self.settings = settings
+        self.whmcs = whmcs
+
+    def plan(self, action: Action) -> PlanResult:
+        """Raises ProviderError when a WHMCS look-up fails (NotFound: the client is gone)."""
+        with self.db.session() as session:
+            event = session.get_one(Event, action.event_id)
+            inbound = InboundEvent(event.source, event.type, event.external_id, event.payload, event.client_id)
+        enricher = Enricher(self.whmcs)
+        data = enricher.resolve(inbound.payload.get("params", {}), self.registry.needs_for(inbound.type))
+        planned = plan_actions(self.registry, HookContext(inbound, data, self.catalog, self.settings))
+        source = f"after {', '.join(data.lookups)}" if data.lookups else "from the event alone"
+        if self.whmcs is None:
+            source += " (WHMCS API not configured)"
+        note = f"planned {len(planned)} actions {source}"
+        return PlanResult(provider_ref="plan", detail={"note": note}, planned=tuple(planned))
