@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,8 @@ class Database:
         if parsed.drivername == "postgresql":
             # psycopg 3 is the driver we ship; plain postgresql:// URLs would ask for psycopg2.
             parsed = parsed.set(drivername="postgresql+psycopg")
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        # Payloads are stored readable (UTF-8), not as \u escapes.
+        kwargs: dict[str, Any] = {"pool_pre_ping": True, "json_serializer": _json_dumps}
         if parsed.get_backend_name() == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -46,6 +48,10 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

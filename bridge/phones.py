@@ -22,10 +22,12 @@ def whatsapp_number(raw: str | None, phonecc: str | int | None = None, country: 
     text = (raw or "").strip()
     if not text:
         return None
+    region = (country or "").upper() or None
     formatted = _WHMCS_FORMATTED.match(text.replace(" ", ""))
     if formatted:
-        text = f"+{formatted.group(1)}{formatted.group(2)}"
-    region = (country or "").upper() or None
+        # "+54.03511555551234": WHMCS glues the calling code to the number as typed,
+        # domestic 0 and 15 included, so the number is parsed as a national one.
+        text, region = formatted.group(2), phonenumbers.region_code_for_country_code(int(formatted.group(1)))
     if not text.startswith("+") and phonecc and not region:
         region = phonenumbers.region_code_for_country_code(int(str(phonecc).lstrip("+") or 0))
     try:

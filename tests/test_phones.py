@@ -15,6 +15,8 @@ CASES = [
     ("351 555-1234", None, "AR", "+5493515551234"),
     ("011 15 4444-5555", None, "AR", "+5491144445555"),
     ("+54.3515551234", None, None, "+5493515551234"),  # WHMCS phonenumberformatted
+    ("+54.0351155551234", None, None, "+5493515551234"),  # ... with the domestic 0 and 15 kept
+    ("+54.03511555551234", None, None, None),  # one digit too many: not a number
     ("+54 9 11 4444-5555", None, None, "+5491144445555"),
     ("1144445555", 54, None, "+5491144445555"),
     # Brazil, Spain, Italy

@@ -1,0 +1,76 @@
+"""WHMCS's API at the HTTP edge: answers `includes/api.php` from the shared samples.
+
+WHMCS is outside this machine, so it is faked where the bridge's requests leave it
+(`responses`); everything on the bridge's side of that edge runs for real.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from tests.helpers import SAMPLES
+
+WHMCS_BASE = "https://whmcs.test"
+API_URL = f"{WHMCS_BASE}/includes/api.php"
+FIXTURES = Path(__file__).resolve().parent / "php" / "fixtures" / "whmcs_api"
+SETTINGS = {
+    "WHMCS_API_URL": WHMCS_BASE,
+    "WHMCS_API_IDENTIFIER": "bridge-identifier",
+    "WHMCS_API_SECRET": "bridge-secret",
+}
+# One contact who takes invoice emails only (the shared samples have no GetContacts answer).
+CONTACTS = {
+    "result": "success",
+    "totalresults": 1,
+    "contacts": {
+        "contact": [
+            {
+                "id": 55,
+                "userid": 1042,
+                "firstname": "Martín",
+                "lastname": "Paz",
+                "email": "administracion@radioandina.example",
+                "password": "$2y$10$hash-that-must-never-be-stored",
+                "generalemails": "0",
+                "invoiceemails": "1",
+                "productemails": "0",
+                "domainemails": "0",
+            }
+        ]
+    },
+}
+
+
+class WhmcsStandIn:
+    """A `responses` callback; `answers` overrides what an action returns."""
+
+    def __init__(self, language: str = "spanish") -> None:
+        self.language = language
+        self.answers: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, dict[str, str]]] = []
+
+    def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
+        form = {k: v[0] for k, v in parse_qs(request.body).items()}
+        action = form["action"]
+        self.calls.append((action, form))
+        answer = copy.deepcopy(self.answers.get(action) or self._sample(action))
+        if action == "GetClientsDetails" and "client" in answer:
+            answer["client"]["language"] = self.language
+        return 200, {"Content-Type": "application/json"}, json.dumps(answer)
+
+    @staticmethod
+    def _sample(action: str) -> dict[str, Any]:
+        if action == "GetContacts":
+            return CONTACTS
+        for folder in (SAMPLES / "whmcs_api", FIXTURES):
+            path = folder / f"{action}.json"
+            if path.exists():
+                return json.loads(path.read_text())
+        return {"result": "error", "message": f"the stand-in has no answer for {action}"}
+
+    def actions(self) -> list[str]:
+        return [action for action, _ in self.calls]
