@@ -35,7 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     from bridge.services import Services
     from bridge.settings import load_settings
     from bridge.webhooks import register_webhooks
-    from providers import build_providers, build_whmcs_api
+    from providers import build_pagos360_api, build_providers, build_whmcs_api
 
     settings = load_settings(overrides=config, environ=environ)
     _configure_logging()
@@ -55,6 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
         hooks=hooks.load_all(),
         providers=build_providers(settings),
         whmcs=build_whmcs_api(settings),
+        pagos360=build_pagos360_api(settings),
     )
     app.config["BRIDGE_REDIS_URL"] = redis_url
     register_webhooks(app)

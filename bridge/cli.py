@@ -27,6 +27,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(relay_command)
     app.cli.add_command(up_command)
+    app.cli.add_command(debit_cycle_command)
 
 
 def _app() -> Flask:
@@ -119,12 +120,18 @@ def worker_command(burst: bool) -> None:
 @click.command("relay")
 @click.option("--once", is_flag=True, help="One pass, then exit.")
 def relay_command(once: bool) -> None:
-    """Re-queue what the queue lost, and queue due retries, every RELAY_INTERVAL_SECONDS."""
+    """Re-queue what the queue lost, queue due retries, and start the daily debit cycle
+    after DEBIT_CYCLE_HOUR; every RELAY_INTERVAL_SECONDS."""
+    from bridge.debit_cycle import run_if_due
+    from bridge.models import utcnow
+
     svc = services(_app())
     relay = svc.relay()
     while True:
         try:
             report = relay.run_once()
+            if svc.settings.pagos360_api_key:
+                run_if_due(svc, utcnow())
             if once:
                 click.echo(json.dumps(report.__dict__))
                 return
@@ -141,3 +148,19 @@ def up_command() -> None:
     from bridge.runner import run_all
 
     run_all(_app())
+
+
+@click.command("debit-cycle")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), help="Run as of this day (default today).")
+def debit_cycle_command(day: object) -> None:
+    """Plan the card debits due now (the relay runs this daily by itself); safe to repeat."""
+    from datetime import datetime
+
+    from bridge.debit_cycle import run_debit_cycle
+
+    svc = services(_app())
+    today = day.date() if isinstance(day, datetime) else datetime.now(svc.settings.tz).date()
+    report = run_debit_cycle(svc, today)
+    click.echo(report.summary())
+    for error in report.errors:
+        click.echo(f"  error: {error}", err=True)

@@ -82,6 +82,39 @@ class EventData:
     service: Service | None = None
     quote: Quote | None = None
     domain_name: str = ""
+    # Card direct debit (Pagos360 events): the entity read back, and the WHMCS group
+    # that exempts signed clients from suspension.
+    adhesion: Adhesion | None = None
+    debit: Debit | None = None
+    debit_group_id: int | None = None
     # Why `client` is None, for the skip reason.
     missing: str = ""
     lookups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Adhesion:
+    """A Pagos360 card adhesion as its API describes it, with the bridge's own record."""
+
+    pagos360_id: str
+    state: str
+    client_id: str
+    state_comment: str = ""
+    card_brand: str = ""
+    last_four: str = ""
+    debit_day: int | None = None
+    previous_group_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Debit:
+    """A Pagos360 card debit request as its API describes it."""
+
+    pagos360_id: str
+    state: str
+    client_id: str
+    invoice_id: str
+    amount: Decimal | None = None
+    state_comment: str = ""
+    paid_at: str = ""  # as Pagos360 wrote it, ISO 8601 with offset
+    adhesion_id: str = ""

@@ -34,8 +34,11 @@ class IntakeResult:
     pending_action_ids: tuple[int, ...]
 
 
-def record_event(db: Database, inbound: InboundEvent) -> IntakeResult:
-    """Store the event and its planning Action, or find the copy stored before."""
+def record_event(db: Database, inbound: InboundEvent, *, plan: bool = True) -> IntakeResult:
+    """Store the event and its planning Action, or find the copy stored before.
+
+    `plan=False` stores the event alone, for the bridge's own events (the debit cycle)
+    whose Actions are added by their author."""
     existing = _find(db, inbound)
     if existing is not None:
         return IntakeResult(existing, created=False, pending_action_ids=())
@@ -51,7 +54,7 @@ def record_event(db: Database, inbound: InboundEvent) -> IntakeResult:
             )
             session.add(event)
             session.flush()
-            pending = store_planned(session, event.id, [("bridge.planner", planning)])
+            pending = store_planned(session, event.id, [("bridge.planner", planning)] if plan else [])
             event_id = event.id
     except IntegrityError:
         # The same event arrived concurrently and the other request committed first.

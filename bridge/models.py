@@ -8,17 +8,20 @@ its state machine, with the reason.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     TypeDecorator,
@@ -124,3 +127,56 @@ class Attempt(Base):
     http_status: Mapped[int | None] = mapped_column(Integer)
     provider_ref: Mapped[str | None] = mapped_column(String(128))
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class CardAdhesion(Base):
+    """The bridge's mirror of a Pagos360 card adhesion, as last read from Pagos360's API.
+
+    Never a card number: only the brand and the last four digits Pagos360 shows.
+    """
+
+    __tablename__ = "card_adhesions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    pagos360_id: Mapped[str] = mapped_column(String(64), unique=True)
+    whmcs_client_id: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(32))  # pending_to_sign, signed, canceled
+    state_comment: Mapped[str | None] = mapped_column(Text)
+    card_brand: Mapped[str | None] = mapped_column(String(32))
+    last_four: Mapped[str | None] = mapped_column(String(4))
+    debit_day: Mapped[int | None] = mapped_column(Integer)  # 1..31; clamped to short months
+    previous_group_id: Mapped[int | None] = mapped_column(Integer)  # to restore on cancellation
+    signed_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class DebitRequest(Base):
+    """One card debit for one WHMCS invoice in one cycle: the unique key is the guarantee
+    that a cycle run twice, or restarted after a crash, asks Pagos360 only once."""
+
+    __tablename__ = "debit_requests"
+    __table_args__ = (UniqueConstraint("invoice_id", "cycle", name="uq_debit_requests_invoice_cycle"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    invoice_id: Mapped[str] = mapped_column(String(64))
+    cycle: Mapped[str] = mapped_column(String(7))  # "2026-11": the month of the debit day
+    adhesion_pagos360_id: Mapped[str] = mapped_column(String(64), index=True)
+    whmcs_client_id: Mapped[str] = mapped_column(String(64), index=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("actions.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ScheduledRun(Base):
+    """A daily job's run for one day: the unique key makes it run once across relays."""
+
+    __tablename__ = "scheduled_runs"
+    __table_args__ = (UniqueConstraint("name", "day", name="uq_scheduled_runs_name_day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    summary: Mapped[str | None] = mapped_column(Text)

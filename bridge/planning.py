@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 from bridge.catalog import Catalog
 from bridge.db import Database
+from bridge.direct_debit import DirectDebitResolver
 from bridge.enrichment import Enricher
 from bridge.events import InboundEvent
 from bridge.models import Action, Event
 from bridge.settings import Settings
 from hooks import HookContext, HookRegistry, PlannedAction
 from providers.base import SendResult
+from providers.pagos360 import Pagos360Api
 from providers.whmcs_api import WhmcsApi
 
 log = logging.getLogger(__name__)
@@ -50,21 +52,35 @@ def plan_actions(registry: HookRegistry, context: HookContext) -> list[tuple[str
 
 class Planner:
     def __init__(
-        self, db: Database, registry: HookRegistry, catalog: Catalog, settings: Settings, whmcs: WhmcsApi | None
+        self,
+        db: Database,
+        registry: HookRegistry,
+        catalog: Catalog,
+        settings: Settings,
+        whmcs: WhmcsApi | None,
+        pagos360: Pagos360Api | None,
     ) -> None:
         self.db = db
         self.registry = registry
         self.catalog = catalog
         self.settings = settings
         self.whmcs = whmcs
+        self.pagos360 = pagos360
 
     def plan(self, action: Action) -> PlanResult:
         """Raises ProviderError when a WHMCS look-up fails (NotFound: the client is gone)."""
         with self.db.session() as session:
             event = session.get_one(Event, action.event_id)
             inbound = InboundEvent(event.source, event.type, event.external_id, event.payload, event.client_id)
-        enricher = Enricher(self.whmcs)
-        data = enricher.resolve(inbound.payload.get("params", {}), self.registry.needs_for(inbound.type))
+        needs = self.registry.needs_for(inbound.type)
+        if not self.registry.handlers_for(inbound.type):
+            note = f"no handler for {inbound.source} {inbound.type}: recorded, nothing to do"
+            return PlanResult(provider_ref="plan", detail={"note": note})
+        if inbound.source == "pagos360":
+            resolver = DirectDebitResolver(self.db, self.pagos360, self.whmcs, self.settings)
+            data = resolver.resolve(inbound.type, inbound.payload, needs)
+        else:
+            data = Enricher(self.whmcs).resolve(inbound.payload.get("params", {}), needs)
         planned = plan_actions(self.registry, HookContext(inbound, data, self.catalog, self.settings))
         source = f"after {', '.join(data.lookups)}" if data.lookups else "from the event alone"
         if self.whmcs is None:

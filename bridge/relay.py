@@ -30,6 +30,9 @@ from bridge.states import State
 from bridge.transitions import move
 
 log = logging.getLogger(__name__)
+# Channels whose call cannot safely be repeated when its outcome is unknown: a debit
+# request asked of Pagos360 moves money and takes no idempotency key.
+NOT_REPEATABLE = frozenset({"pagos360_debit"})
 
 
 @dataclass
@@ -118,7 +121,12 @@ class Relay:
                     .values(outcome="lost", error="worker lost during the send")
                 )
                 error = "worker lost during the send; the message may have gone out"
-                if self.policy.exhausted(action.attempts):
+                if action.channel in NOT_REPEATABLE:
+                    error = "worker lost during a call that moves money: check the provider before retrying"
+                    won = move(
+                        session, action_id, State.FAILED, f"relay: {error}", expect=[State.SENDING], last_error=error
+                    )
+                elif self.policy.exhausted(action.attempts):
                     won = move(
                         session, action_id, State.FAILED, f"relay: {error}", expect=[State.SENDING], last_error=error
                     )

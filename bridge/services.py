@@ -17,6 +17,7 @@ from bridge.relay import Relay
 from bridge.retry import RetryPolicy
 from bridge.settings import Settings
 from providers import Provider
+from providers.pagos360 import Pagos360Api
 from providers.whmcs_api import WhmcsApi
 
 if TYPE_CHECKING:  # hooks imports bridge modules: a runtime import here would be circular
@@ -33,6 +34,7 @@ class Services:
     hooks: HookRegistry
     providers: dict[str, Provider]
     whmcs: WhmcsApi | None
+    pagos360: Pagos360Api | None
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -40,7 +42,7 @@ class Services:
         return RetryPolicy(s.retry_max_attempts, s.retry_base_seconds, s.retry_max_seconds)
 
     def deliverer(self, worker_name: str = "") -> Deliverer:
-        planner = Planner(self.db, self.hooks, self.catalog, self.settings, self.whmcs)
+        planner = Planner(self.db, self.hooks, self.catalog, self.settings, self.whmcs, self.pagos360)
         return Deliverer(self.db, self.queue, self.providers, planner, self.retry_policy, worker_name)
 
     def relay(self) -> Relay:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
@@ -88,10 +90,38 @@ class _SettingsSchema(Schema):
     WHMCS_API_ACCESSKEY = fields.String(load_default=None)
     WHMCS_API_TIMEOUT_SECONDS = fields.Float(load_default=10.0, validate=validate.Range(0.1, 120))
 
+    PAGOS360_WEBHOOK_TOKEN = fields.String(load_default=None, validate=validate.Length(min=24))
+    PAGOS360_API_KEY = fields.String(load_default=None)
+    PAGOS360_API_BASE = fields.Url(load_default="https://api.pagos360.com", require_tld=False)
+    PAGOS360_TIMEOUT_SECONDS = fields.Float(load_default=15.0, validate=validate.Range(0.1, 120))
+    PAGOS360_EXTERNAL_REFERENCE = fields.String(load_default=r"^whmcs-client-(\d+)$")
+    PAGOS360_CLIENT_GROUP_ID = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    PAGOS360_CLIENT_GROUP_NAME = fields.String(load_default="Adherido al débito automático")
+    PAGOS360_DEBIT_DAY_FIELD_ID = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    PAGOS360_WHMCS_GATEWAY = fields.String(load_default="pagos360")
+    DEBIT_LEAD_DAYS = fields.Integer(load_default=3, validate=validate.Range(0, 27))
+    DEBIT_CYCLE_HOUR = fields.Integer(load_default=6, validate=validate.Range(0, 23))
+    TIMEZONE = fields.String(load_default="America/Argentina/Buenos_Aires")
+
     BRIDGE_CONFIG_DIR = fields.String(load_default=str(DEFAULT_CONFIG_DIR))
     WHMCS_SYSTEM_URL = fields.Url(load_default=None, require_tld=False)
     DEFAULT_LANGUAGE = fields.String(load_default="es")
     DEFAULT_PHONE_REGION = fields.String(load_default="AR", validate=validate.Regexp(r"^[A-Z]{2}$"))
+
+    @validates("PAGOS360_EXTERNAL_REFERENCE")
+    def _check_reference(self, value: str, **_: object) -> None:
+        try:
+            if re.compile(value).groups != 1:
+                raise ValidationError("must have exactly one group: the WHMCS client id")
+        except re.error as exc:
+            raise ValidationError(f"not a regular expression: {exc}") from None
+
+    @validates("TIMEZONE")
+    def _check_timezone(self, value: str, **_: object) -> None:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(f"unknown time zone {value!r}") from None
 
     @validates("WHMCS_WEBHOOK_SECRET")
     def _check_secret(self, value: str, **_: object) -> None:
@@ -135,6 +165,18 @@ class Settings:
     whmcs_api_secret: str | None
     whmcs_api_accesskey: str | None
     whmcs_api_timeout_seconds: float
+    pagos360_webhook_token: str | None
+    pagos360_api_key: str | None
+    pagos360_api_base: str
+    pagos360_timeout_seconds: float
+    pagos360_external_reference: str
+    pagos360_client_group_id: int | None
+    pagos360_client_group_name: str
+    pagos360_debit_day_field_id: int | None
+    pagos360_whmcs_gateway: str
+    debit_lead_days: int
+    debit_cycle_hour: int
+    timezone: str
     bridge_config_dir: str
     whmcs_system_url: str | None
     default_language: str
@@ -157,6 +199,10 @@ class Settings:
     @property
     def whmcs_api_configured(self) -> bool:
         return bool(self.whmcs_api_url and self.whmcs_api_identifier and self.whmcs_api_secret)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     @property
     def smtp_configured(self) -> bool:

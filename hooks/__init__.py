@@ -23,7 +23,7 @@ from bridge.events import InboundEvent
 from bridge.settings import Settings
 
 # What a handler may ask the planner to look up before it runs.
-NEEDS = frozenset({"client", "contacts", "invoice", "service", "quote", "domain"})
+NEEDS = frozenset({"client", "contacts", "invoice", "service", "quote", "domain", "adhesion", "debit", "debit_group"})
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,15 @@ REGISTRY = HookRegistry()
 add_hook = REGISTRY.add_hook
 
 # The modules that register handlers. A company adds behaviour by adding a module here.
-HOOK_MODULES = ("hooks.clients", "hooks.invoices", "hooks.services", "hooks.quotes", "hooks.domains", "hooks.staff")
+HOOK_MODULES = (
+    "hooks.clients",
+    "hooks.invoices",
+    "hooks.services",
+    "hooks.quotes",
+    "hooks.domains",
+    "hooks.direct_debit",
+    "hooks.staff",
+)
 
 
 def load_all() -> HookRegistry:

@@ -1,4 +1,4 @@
-"""Shared by the handlers: one event's notice to a client, its contacts and the staff."""
+"""Shared by the handlers: one event's notice to a client and its contacts."""
 
 from __future__ import annotations
 
@@ -13,14 +13,19 @@ from hooks.variables import common
 Variables = Callable[[HookContext, str], dict[str, Any]]
 
 
-def client_notice(ctx: HookContext, category: str | None, *extra: Variables) -> list[PlannedAction]:
+def client_notice(
+    ctx: HookContext, category: str | None, *extra: Variables, notice: str | None = None
+) -> list[PlannedAction]:
     """The client's WhatsApp and email for this event, and its contacts' emails.
 
     `category` is the WHMCS email preference that governs it (general, invoice,
     product, domain); None for notices a client cannot turn off (security alerts).
-    Every message not sent is recorded as skipped, with the reason.
+    `notice` names the messages and routing entry when it is not the event's type (one
+    Pagos360 event can mean several notices). Every message not sent is recorded as
+    skipped, with the reason.
     """
-    channels = ctx.catalog.channels_for(ctx.event.type)
+    notice = notice or ctx.event.type
+    channels = ctx.catalog.channels_for(notice)
     client = ctx.data.client
     if not channels:
         return []
@@ -34,61 +39,61 @@ def client_notice(ctx: HookContext, category: str | None, *extra: Variables) -> 
     if client.groupid in ctx.catalog.clients.exclude_groups:
         reason = f"client group {client.groupid} is left out in routing.toml"
         return [PlannedAction(channel, "-", {}, reason) for channel in channels]
+    message = _Message(ctx, notice, language, variables)
     planned: list[PlannedAction] = []
     if "whatsapp" in channels:
-        planned.append(_whatsapp(ctx, client, language, variables))
+        planned.append(message.whatsapp(client))
     if "email" in channels:
         refused = category is not None and client.email_preferences.get(category) is False
-        opted_out = f"the client turned off {category} emails in WHMCS" if refused else None
-        planned.append(_email(ctx, client.email, language, variables, opted_out))
+        planned.append(
+            message.email(client.email, f"the client turned off {category} emails in WHMCS" if refused else None)
+        )
         if ctx.catalog.clients.contacts and category is not None:
-            planned.extend(_contacts(ctx, client, category, language, variables))
+            for contact in ctx.data.contacts:
+                if category in contact.receives and contact.email and contact.email != client.email:
+                    own = {"firstname": contact.firstname, "lastname": contact.lastname}
+                    planned.append(message.email(contact.email, None, own))
     return planned
 
 
-def render_email(ctx: HookContext, language: str, variables: dict[str, Any], prefix: str = "email") -> dict[str, Any]:
-    event = ctx.event.type
-    return {
-        "subject": ctx.catalog.render(language, event, f"{prefix}_subject", variables),
-        "body": ctx.catalog.render(language, event, f"{prefix}_body", variables),
-        "language": language,
-    }
+class _Message:
+    """One notice rendered for one reader's language."""
 
+    def __init__(self, ctx: HookContext, notice: str, language: str, variables: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.notice = notice
+        self.language = language
+        self.variables = variables
 
-def _email(ctx: HookContext, address: str, language: str, variables: dict[str, Any], skip: str | None) -> PlannedAction:
-    content = render_email(ctx, language, variables)
-    address = address.strip()
-    if skip is None and "@" not in address:
-        skip = "no email address"
-    return PlannedAction("email", address or "-", content, skip)
+    def email(self, address: str, skip: str | None, overrides: dict[str, Any] | None = None) -> PlannedAction:
+        values = {**self.variables, **(overrides or {})}
+        catalog = self.ctx.catalog
+        content = {
+            "subject": catalog.render(self.language, self.notice, "email_subject", values),
+            "body": catalog.render(self.language, self.notice, "email_body", values),
+            "language": self.language,
+        }
+        address = address.strip()
+        if skip is None and "@" not in address:
+            skip = "no email address"
+        return PlannedAction("email", address or "-", content, skip)
 
-
-def _contacts(
-    ctx: HookContext, client: Client, category: str, language: str, variables: dict[str, Any]
-) -> list[PlannedAction]:
-    planned = []
-    for contact in ctx.data.contacts:
-        if category not in contact.receives or not contact.email or contact.email == client.email:
-            continue
-        own = {**variables, "firstname": contact.firstname, "lastname": contact.lastname}
-        planned.append(_email(ctx, contact.email, language, own, None))
-    return planned
-
-
-def _whatsapp(ctx: HookContext, client: Client, language: str, variables: dict[str, Any]) -> PlannedAction:
-    content: dict[str, Any] = {
-        "body": ctx.catalog.render(language, ctx.event.type, "whatsapp", variables),
-        "language": language,
-    }
-    template = ctx.catalog.whatsapp_template(ctx.event.type, language)
-    if template:
-        content["content_sid"] = template.content_sid
-        content["content_variables"] = template.content_variables(variables)
-    optout_field = ctx.catalog.clients.whatsapp_optout_field
-    if optout_field and client.custom_fields.get(optout_field, "").lower() in ("on", "1", "yes", "true"):
-        return PlannedAction("whatsapp", client.phonenumber or "-", content, "the client opted out of WhatsApp")
-    number = whatsapp_number(client.phonenumber, client.phonecc, client.country or ctx.settings.default_phone_region)
-    if number is None:
-        reason = f"no usable WhatsApp number in {client.phonenumber!r}"
-        return PlannedAction("whatsapp", client.phonenumber or "-", content, reason)
-    return PlannedAction("whatsapp", number, content)
+    def whatsapp(self, client: Client) -> PlannedAction:
+        ctx = self.ctx
+        content: dict[str, Any] = {
+            "body": ctx.catalog.render(self.language, self.notice, "whatsapp", self.variables),
+            "language": self.language,
+        }
+        template = ctx.catalog.whatsapp_template(self.notice, self.language)
+        if template:
+            content["content_sid"] = template.content_sid
+            content["content_variables"] = template.content_variables(self.variables)
+        optout_field = ctx.catalog.clients.whatsapp_optout_field
+        if optout_field and client.custom_fields.get(optout_field, "").lower() in ("on", "1", "yes", "true"):
+            return PlannedAction("whatsapp", client.phonenumber or "-", content, "the client opted out of WhatsApp")
+        region = client.country or ctx.settings.default_phone_region
+        number = whatsapp_number(client.phonenumber, client.phonecc, region)
+        if number is None:
+            reason = f"no usable WhatsApp number in {client.phonenumber!r}"
+            return PlannedAction("whatsapp", client.phonenumber or "-", content, reason)
+        return PlannedAction("whatsapp", number, content)

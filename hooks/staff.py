@@ -11,17 +11,23 @@ from hooks import variables as v
 
 
 def alert(ctx: HookContext) -> list[PlannedAction]:
+    return staff_notice(ctx, ctx.event.type)
+
+
+def staff_notice(ctx: HookContext, notice: str, **extra: Any) -> list[PlannedAction]:
+    """The staff's email and WhatsApp alerts for `notice`, if routing.toml's [staff] asks."""
     staff = ctx.catalog.staff
-    if ctx.event.type not in staff.events or not (staff.emails or staff.whatsapp):
+    if notice not in staff.events or not (staff.emails or staff.whatsapp):
         return []
     language = ctx.catalog.default_language
     locale = ctx.catalog.locale_for(language)
-    variables: dict[str, Any] = {"event_name": ctx.event.type, "client_id": ctx.event.client_id or ""}
+    variables: dict[str, Any] = {"event_name": notice, "client_id": ctx.event.client_id or ""}
     if ctx.data.client:
         variables.update(v.common(ctx, ctx.data.client))
-    for more in (v.invoice, v.service, v.quote, v.domain):
+    for more in (v.invoice, v.service, v.quote, v.domain, v.direct_debit):
         variables.update(more(ctx, locale))
-    subject, body = _texts(ctx, language, variables)
+    variables.update(extra)
+    subject, body = _texts(ctx, notice, language, variables)
     planned = [
         PlannedAction("email", address, {"subject": subject, "body": body, "staff": True}) for address in staff.emails
     ]
@@ -32,8 +38,7 @@ def alert(ctx: HookContext) -> list[PlannedAction]:
     return planned
 
 
-def _texts(ctx: HookContext, language: str, variables: dict[str, Any]) -> tuple[str, str]:
-    event = ctx.event.type
+def _texts(ctx: HookContext, event: str, language: str, variables: dict[str, Any]) -> tuple[str, str]:
     if ctx.catalog.has(language, event, "staff_subject") and ctx.catalog.has(language, event, "staff_body"):
         return (
             ctx.catalog.render(language, event, "staff_subject", variables),

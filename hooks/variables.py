@@ -90,3 +90,30 @@ def quote(ctx: HookContext, locale: str) -> dict[str, Any]:
 
 def domain(ctx: HookContext, locale: str) -> dict[str, Any]:
     return {"domain_name": ctx.data.domain_name}
+
+
+def direct_debit(ctx: HookContext, locale: str) -> dict[str, Any]:
+    """Card direct debit: the card (brand and last four only), the debit day, the debit."""
+    values: dict[str, Any] = {}
+    adhesion = ctx.data.adhesion
+    if adhesion is not None:
+        values.update(
+            card_brand=adhesion.card_brand.upper(),
+            card_last_four=adhesion.last_four,
+            debit_day=adhesion.debit_day or "",
+            adhesion_id=adhesion.pagos360_id,
+            reason=adhesion.state_comment,
+        )
+    debit = ctx.data.debit
+    if debit is not None:
+        invoice = ctx.data.invoice
+        currency = (invoice.currency_code if invoice else "") or (
+            ctx.data.client.currency_code if ctx.data.client else ""
+        )
+        values.update(
+            debit_id=debit.pagos360_id,
+            debit_amount=money(debit.amount, currency, locale),
+            debit_state=debit.state,
+            reason=debit.state_comment,
+        )
+    return values

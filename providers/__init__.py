@@ -9,11 +9,22 @@ from __future__ import annotations
 from bridge.settings import Settings
 from providers.base import Provider, ProviderError, SendResult
 from providers.dry_run import DryRun
+from providers.pagos360 import Pagos360Api, Pagos360Debits
 from providers.smtp_email import SmtpEmail
 from providers.twilio_whatsapp import TwilioWhatsApp
-from providers.whmcs_api import WhmcsApi
+from providers.whmcs_api import WhmcsApi, WhmcsChanges, WhmcsPayments
 
-__all__ = ["Provider", "ProviderError", "SendResult", "build_providers", "build_whmcs_api"]
+__all__ = ["Provider", "ProviderError", "SendResult", "build_pagos360_api", "build_providers", "build_whmcs_api"]
+
+
+def build_pagos360_api(settings: Settings) -> Pagos360Api | None:
+    if not settings.pagos360_api_key:
+        return None
+    return Pagos360Api(
+        api_key=settings.pagos360_api_key,
+        base_url=settings.pagos360_api_base,
+        timeout=settings.pagos360_timeout_seconds,
+    )
 
 
 def build_whmcs_api(settings: Settings) -> WhmcsApi | None:
@@ -56,4 +67,16 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
         )
     else:
         providers["email"] = DryRun("email", "SMTP_HOST not set")
+    whmcs = build_whmcs_api(settings)
+    if whmcs is not None:
+        providers["whmcs"] = WhmcsChanges(whmcs)
+        providers["whmcs_payment"] = WhmcsPayments(whmcs)
+    else:
+        providers["whmcs"] = DryRun("whmcs", "WHMCS_API_URL not set")
+        providers["whmcs_payment"] = DryRun("whmcs_payment", "WHMCS_API_URL not set")
+    pagos360 = build_pagos360_api(settings)
+    if pagos360 is not None:
+        providers["pagos360_debit"] = Pagos360Debits(pagos360)
+    else:
+        providers["pagos360_debit"] = DryRun("pagos360_debit", "PAGOS360_API_KEY not set")
     return providers

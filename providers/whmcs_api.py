@@ -8,11 +8,12 @@ bring the client back), refused credentials are permanent, and an HTTP-level fai
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import requests
 
-from providers.base import ProviderError, transient_http_status
+from providers.base import ProviderError, SendResult, transient_http_status
 
 NOT_FOUND_MESSAGES = ("not found", "invalid client id", "invalid invoice id", "invalid service id", "invalid quote id")
 
@@ -80,3 +81,73 @@ class WhmcsApi:
                 raise NotFound(f"WHMCS {action}: {message}")
             raise ProviderError(f"WHMCS {action}: {message}", permanent=True, http_status=200)
         return answer
+
+
+class WhmcsChanges:
+    """Changes in WHMCS planned by the hooks: the `whmcs` Actions (e.g. UpdateClient).
+
+    `content`: {"action": ..., "params": {...}}. A `customfields` param given as a dict
+    ({field id: value}) is encoded the way WHMCS wants it: base64 of a PHP-serialized array.
+    """
+
+    channel = "whmcs"
+
+    def __init__(self, api: WhmcsApi) -> None:
+        self.api = api
+
+    def send(self, recipient: str, content: dict[str, Any]) -> SendResult:
+        params = dict(content.get("params") or {})
+        if isinstance(params.get("customfields"), dict):
+            params["customfields"] = php_serialized_base64(params["customfields"])
+        self.api.call(str(content["action"]), **params)
+        return SendResult(provider_ref=f"{content['action']} {recipient}", http_status=200)
+
+
+class WhmcsPayments:
+    """Adds a payment to an invoice, once: the `whmcs_payment` Actions.
+
+    Before AddInvoicePayment it reads the invoice: a transaction with the same transid
+    means this payment is already recorded (a retry, a duplicate notification), and an
+    invoice that is paid or cancelled takes no payment. A retry never pays twice.
+    """
+
+    channel = "whmcs_payment"
+
+    def __init__(self, api: WhmcsApi) -> None:
+        self.api = api
+
+    def send(self, recipient: str, content: dict[str, Any]) -> SendResult:
+        invoice_id, transid = str(content["invoiceid"]), str(content["transid"])
+        invoice = self.api.call("GetInvoice", invoiceid=invoice_id)
+        transactions = invoice.get("transactions")
+        rows = transactions.get("transaction") if isinstance(transactions, dict) else None
+        rows = [rows] if isinstance(rows, dict) else (rows or [])
+        if any(str(row.get("transid")) == transid for row in rows if isinstance(row, dict)):
+            return SendResult(provider_ref=f"already recorded: {transid}", http_status=200)
+        status = str(invoice.get("status") or "")
+        if status in ("Paid", "Cancelled", "Refunded", "Collections"):
+            raise ProviderError(f"invoice {invoice_id} is {status}: payment {transid} not added", permanent=True)
+        self.api.call(
+            "AddInvoicePayment",
+            invoiceid=invoice_id,
+            transid=transid,
+            gateway=content["gateway"],
+            amount=content.get("amount"),
+            date=content.get("date"),
+        )
+        return SendResult(provider_ref=transid, http_status=200)
+
+
+def php_serialized_base64(values: dict[Any, Any]) -> str:
+    """base64(serialize($values)) for a flat array of strings, as WHMCS's UpdateClient takes
+    custom fields. PHP counts string lengths in bytes, hence the encode."""
+    parts = []
+    for key, value in values.items():
+        key_text = str(key)
+        encoded_key = f"i:{int(key_text)};" if key_text.lstrip("-").isdigit() else _php_string(key_text)
+        parts.append(encoded_key + _php_string(str(value)))
+    return base64.b64encode(f"a:{len(values)}:{{{''.join(parts)}}}".encode()).decode()
+
+
+def _php_string(text: str) -> str:
+    return f's:{len(text.encode())}:"{text}";'

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from bridge.db import Database
 from bridge.migrate import alembic_config, upgrade
@@ -24,6 +25,7 @@ def test_upgrade_downgrade_upgrade_on_a_fresh_sqlite(tmp_path):
     upgrade(db)
     command.downgrade(alembic_config(db), "base")
     upgrade(db)
+    head = ScriptDirectory.from_config(alembic_config(db)).get_current_head()
     with db.engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0001"
+        assert MigrationContext.configure(connection).get_current_revision() == head
     db.dispose()

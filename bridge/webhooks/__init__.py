@@ -34,9 +34,10 @@ def rejection(status: int, error: str, **detail: Any) -> Response:
 
 
 def register_webhooks(app: Flask) -> None:
-    from bridge.webhooks import whmcs
+    from bridge.webhooks import pagos360, whmcs
 
     app.register_blueprint(whmcs.blueprint)
+    app.register_blueprint(pagos360.blueprint)
 
     @app.errorhandler(Rejected)
     def _rejected(exc: Rejected) -> Response:

@@ -1,0 +1,142 @@
+"""Card direct debit: what the planner knows of a Pagos360 event before the hooks run.
+
+A Pagos360 notification is only a hint. This reads the entity back from Pagos360's API,
+finds the WHMCS client (and invoice) it belongs to, keeps the bridge's mirror of the
+adhesion up to date (state, card brand and last four digits, debit day, the group the
+client was in before), and hands the hooks what the API said.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+
+from bridge.db import Database
+from bridge.enrichment import Enricher, _rows
+from bridge.event_data import Adhesion, Client, Debit, EventData
+from bridge.models import CardAdhesion
+from bridge.settings import Settings
+from providers.base import ProviderError
+from providers.pagos360 import Pagos360Api
+from providers.whmcs_api import WhmcsApi
+
+DIRECT_DEBIT_NEEDS = frozenset({"adhesion", "debit", "debit_group"})
+
+
+def debit_day_after(signed_on: date) -> int:
+    """Debits fall on the day after the confirmation day, wrapping at month end (31 -> 1)."""
+    return (signed_on + timedelta(days=1)).day
+
+
+class DirectDebitResolver:
+    def __init__(self, db: Database, pagos360: Pagos360Api | None, whmcs: WhmcsApi | None, settings: Settings) -> None:
+        self.db = db
+        self.pagos360 = pagos360
+        self.whmcs = whmcs
+        self.settings = settings
+        self.enricher = Enricher(whmcs)
+
+    def resolve(self, event_type: str, payload: dict[str, Any], needs: frozenset[str]) -> EventData:
+        if self.pagos360 is None:
+            raise ProviderError(
+                "PAGOS360_API_KEY is not set: the notification cannot be checked with Pagos360", permanent=True
+            )
+        entity_id = str(payload.get("entity_id", ""))
+        if event_type == "card_adhesion":
+            raw = self.pagos360.get_card_adhesion(entity_id)
+            self.enricher.lookups.append("Pagos360 card_adhesion")
+            client_id = self._client_id(raw)
+            data = self.enricher.resolve({"userid": client_id}, needs - DIRECT_DEBIT_NEEDS)
+            group_id = self._group_id() if "debit_group" in needs else None
+            adhesion = self._mirror(raw, client_id, data.client, group_id)
+            return replace(data, adhesion=adhesion, debit_group_id=group_id, lookups=tuple(self.enricher.lookups))
+        raw = self.pagos360.get_card_debit_request(entity_id)
+        self.enricher.lookups.append("Pagos360 card_debit_request")
+        client_id = self._client_id(raw.get("card_adhesion") or {}) or self._client_id(raw)
+        metadata = raw.get("metadata") or {}
+        invoice_id = str(metadata.get("whmcs_invoice_id") or "")
+        data = self.enricher.resolve({"userid": client_id, "invoiceid": invoice_id}, needs - DIRECT_DEBIT_NEEDS)
+        debit = Debit(
+            pagos360_id=str(raw.get("id", entity_id)),
+            state=str(raw.get("state") or ""),
+            client_id=client_id,
+            invoice_id=invoice_id,
+            amount=_decimal(raw.get("amount")),
+            state_comment=str(raw.get("state_comment") or ""),
+            paid_at=str(raw.get("paid_at") or ""),
+            adhesion_id=str((raw.get("card_adhesion") or {}).get("id") or ""),
+        )
+        return replace(data, debit=debit, lookups=tuple(self.enricher.lookups))
+
+    def _client_id(self, raw: dict[str, Any]) -> str:
+        match = re.match(self.settings.pagos360_external_reference, str(raw.get("external_reference") or ""))
+        if match:
+            return match.group(1)
+        metadata = raw.get("metadata") or {}
+        found = metadata.get("whmcs_client_id") or metadata.get("client_id")
+        if not found:
+            raise ProviderError(
+                f"Pagos360 {raw.get('id')}: no WHMCS client in external_reference "
+                f"{raw.get('external_reference')!r} (pattern PAGOS360_EXTERNAL_REFERENCE) nor in metadata",
+                permanent=True,
+            )
+        return str(found)
+
+    def _group_id(self) -> int:
+        if self.settings.pagos360_client_group_id:
+            return self.settings.pagos360_client_group_id
+        if self.whmcs is None:
+            raise ProviderError("the WHMCS API is not configured: the debit group cannot be looked up", permanent=True)
+        self.enricher.lookups.append("GetClientGroups")
+        name = self.settings.pagos360_client_group_name
+        for group in _rows(self.whmcs.call("GetClientGroups"), "groups", "group"):
+            if str(group.get("groupname", "")).strip().casefold() == name.strip().casefold():
+                return int(group["id"])
+        raise ProviderError(f"WHMCS has no client group named {name!r} (PAGOS360_CLIENT_GROUP_NAME)", permanent=True)
+
+    def _mirror(self, raw: dict[str, Any], client_id: str, client: Client | None, group_id: int | None) -> Adhesion:
+        """Bring the bridge's record of the adhesion in line with what Pagos360 says."""
+        pagos360_id = str(raw.get("id"))
+        state = str(raw.get("state") or "")
+        with self.db.session() as session:
+            row = session.scalar(select(CardAdhesion).where(CardAdhesion.pagos360_id == pagos360_id))
+            if row is None:
+                row = CardAdhesion(pagos360_id=pagos360_id, whmcs_client_id=client_id, state=state)
+                session.add(row)
+            row.state = state
+            row.state_comment = raw.get("state_comment")
+            row.card_brand = raw.get("card")
+            row.last_four = str(raw.get("last_four_digits") or "")[-4:] or None
+            if state == "signed" and row.signed_on is None:
+                row.signed_on = datetime.now(self.settings.tz).date()
+                row.debit_day = debit_day_after(row.signed_on)
+            if (
+                state == "signed"
+                and client is not None
+                and row.previous_group_id is None
+                and client.groupid != group_id
+            ):
+                row.previous_group_id = client.groupid
+            session.flush()
+            return Adhesion(
+                pagos360_id=pagos360_id,
+                state=state,
+                client_id=client_id,
+                state_comment=row.state_comment or "",
+                card_brand=row.card_brand or "",
+                last_four=row.last_four or "",
+                debit_day=row.debit_day,
+                previous_group_id=row.previous_group_id,
+            )
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01")) if value not in (None, "") else None
+    except InvalidOperation:
+        return None

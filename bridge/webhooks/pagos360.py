@@ -1,0 +1,85 @@
+"""POST /webhooks/pagos360/<token>: Pagos360's notifications, which carry no signature.
+
+The secret token in the URL (PAGOS360_WEBHOOK_TOKEN, compared in constant time) keeps
+strangers out, and the notification is only a hint: the planner reads the entity back
+from Pagos360's API and the hooks act on what the API says. Pagos360 resends anything
+not answered with 2xx, so once recorded the answer is 2xx, whatever the entity.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from bridge.events import InboundEvent
+from bridge.intake import queue_pending, record_event
+from bridge.redaction import redact
+from bridge.services import services
+from bridge.webhooks import Rejected
+
+blueprint = Blueprint("pagos360_webhook", __name__)
+
+# Pagos360 names some entities two ways; the hooks register for one.
+ENTITY_ALIASES = {"adhesion": "card_adhesion", "debit_request": "card_debit_request"}
+
+
+class NotificationSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    entity_name = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]{1,64}$"))
+    entity_id = fields.Raw(required=True)
+    type = fields.String(required=True, validate=validate.Regexp(r"^[a-z_]{1,64}$"))
+    payload = fields.Dict(keys=fields.String(), load_default=dict)
+
+    def _entity_id(self, value: Any) -> str:
+        text = str(value)
+        if isinstance(value, bool) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", text):
+            raise ValidationError({"entity_id": ["must be a number or an id string"]})
+        return text
+
+
+@blueprint.post("/webhooks/pagos360/<token>")
+def receive(token: str) -> tuple[Response, int]:
+    svc = services()
+    expected = svc.settings.pagos360_webhook_token
+    # 404, not 401: a wrong token should not even confirm the endpoint exists.
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise Rejected(404, "not found")
+    if request.mimetype != "application/json":
+        raise Rejected(415, "Content-Type must be application/json")
+    body = request.get_data(cache=False)
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Rejected(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise Rejected(400, "body must be a JSON object")
+    schema = NotificationSchema()
+    try:
+        note = schema.load(data)
+        entity_id = schema._entity_id(note["entity_id"])
+    except ValidationError as exc:
+        raise Rejected(400, "body is not a Pagos360 notification", fields=exc.messages) from None
+    entity = ENTITY_ALIASES.get(note["entity_name"], note["entity_name"])
+    payload = redact({**note, "entity_id": entity_id})
+    inbound = InboundEvent(
+        source="pagos360",
+        type=entity,
+        external_id=f"{note['entity_name']}:{entity_id}:{note['type']}",
+        payload=payload,
+        client_id=_client_id(svc.settings.pagos360_external_reference, note["payload"]),
+    )
+    result = record_event(svc.db, inbound)
+    queue_pending(svc.db, svc.queue, result.pending_action_ids, "queued on receipt")
+    return jsonify(event_id=result.event_id), 200
+
+
+def _client_id(pattern: str, payload: dict[str, Any]) -> str | None:
+    match = re.match(pattern, str(payload.get("external_reference") or ""))
+    return match.group(1) if match else None

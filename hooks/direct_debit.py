@@ -1,0 +1,105 @@
+"""Card direct debit with Pagos360: adhesions signed or cancelled, debits paid or not.
+
+The hooks act on what Pagos360's API says (ctx.data.adhesion / ctx.data.debit, read
+back by the planner), never on the notification's own words.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from hooks import HookContext, PlannedAction, add_hook
+from hooks import variables as v
+from hooks.messaging import client_notice
+from hooks.staff import staff_notice
+
+CLOSED_INVOICE_STATES = ("Paid", "Cancelled", "Refunded", "Collections")
+NOT_PAID_STATES = ("rejected", "expired", "canceled")
+REVERSED_STATES = ("reverted", "refunded")
+
+
+@add_hook("card_adhesion", priority=10, name="direct_debit.adhesion", needs=("adhesion", "debit_group", "client"))
+def adhesion_changed(ctx: HookContext) -> list[PlannedAction]:
+    adhesion = ctx.data.adhesion
+    assert adhesion is not None  # the planner read it back, or the planning failed
+    if adhesion.state == "signed":
+        return [
+            *_move_client(ctx, ctx.data.debit_group_id, with_debit_day=True),
+            *client_notice(ctx, None, v.direct_debit, notice="DebitAdhesionSigned"),
+            *staff_notice(ctx, "DebitAdhesionSigned"),
+        ]
+    if adhesion.state == "canceled":
+        restore = adhesion.previous_group_id
+        in_debit_group = ctx.data.client is not None and ctx.data.client.groupid == ctx.data.debit_group_id
+        moves = _move_client(ctx, restore, with_debit_day=False) if in_debit_group and restore is not None else []
+        return [
+            *moves,
+            *client_notice(ctx, None, v.direct_debit, notice="DebitAdhesionCanceled"),
+            *staff_notice(ctx, "DebitAdhesionCanceled"),
+        ]
+    return [PlannedAction("none", "-", {}, f"adhesion {adhesion.pagos360_id} is {adhesion.state}: nothing to do yet")]
+
+
+@add_hook("card_debit_request", priority=10, name="direct_debit.debit", needs=("debit", "client", "invoice"))
+def debit_changed(ctx: HookContext) -> list[PlannedAction]:
+    debit = ctx.data.debit
+    assert debit is not None
+    if debit.state == "paid":
+        return _record_payment(ctx)
+    if debit.state in NOT_PAID_STATES:
+        return [
+            *client_notice(ctx, "invoice", v.invoice, v.direct_debit, notice="DebitRejected"),
+            *staff_notice(ctx, "DebitRejected"),
+        ]
+    if debit.state in REVERSED_STATES:
+        # Money taken back after it was recorded: a person decides what to do in WHMCS.
+        return staff_notice(ctx, "DebitReverted") or [
+            PlannedAction("none", "-", {}, f"debit {debit.pagos360_id} {debit.state}: no [staff] address to flag it to")
+        ]
+    return [PlannedAction("none", "-", {}, f"debit {debit.pagos360_id} is {debit.state}: nothing to do yet")]
+
+
+def _record_payment(ctx: HookContext) -> list[PlannedAction]:
+    debit, invoice = ctx.data.debit, ctx.data.invoice
+    assert debit is not None
+    if invoice is None or not debit.invoice_id:
+        return [PlannedAction("none", "-", {}, f"debit {debit.pagos360_id} names no WHMCS invoice (metadata)")]
+    if invoice.status in CLOSED_INVOICE_STATES:
+        reason = f"invoice {invoice.number} is {invoice.status}: payment of debit {debit.pagos360_id} not added"
+        return [PlannedAction("none", "-", {}, reason), *staff_notice(ctx, "DebitPaidInvoiceClosed")]
+    paid_at = _local_time(debit.paid_at, ctx)
+    content = {
+        "invoiceid": invoice.id,
+        "transid": debit.pagos360_id,
+        "gateway": ctx.settings.pagos360_whmcs_gateway,
+        "amount": str(debit.amount) if debit.amount is not None else None,
+        "date": paid_at,
+        "summary": f"add the payment of Pagos360 debit {debit.pagos360_id} to invoice {invoice.number}",
+    }
+    return [PlannedAction("whmcs_payment", f"invoice {invoice.id}", content)]
+
+
+def _move_client(ctx: HookContext, group_id: int | None, *, with_debit_day: bool) -> list[PlannedAction]:
+    client, adhesion = ctx.data.client, ctx.data.adhesion
+    if client is None or group_id is None or adhesion is None:
+        return [PlannedAction("whmcs", "-", {}, f"no client to move: {ctx.data.missing or 'group unknown'}")]
+    params: dict[str, object] = {"clientid": client.id, "groupid": group_id}
+    summary = f"move client {client.id} to group {group_id}"
+    field = ctx.settings.pagos360_debit_day_field_id
+    if with_debit_day and field and adhesion.debit_day:
+        params["customfields"] = {str(field): str(adhesion.debit_day)}
+        summary += f" and set its debit day (custom field {field}) to {adhesion.debit_day}"
+    return [
+        PlannedAction("whmcs", f"client {client.id}", {"action": "UpdateClient", "params": params, "summary": summary})
+    ]
+
+
+def _local_time(iso: str, ctx: HookContext) -> str:
+    """WHMCS takes the payment date in its own (the company's) time zone."""
+    try:
+        when = datetime.fromisoformat(iso)
+    except ValueError:
+        when = datetime.now(ctx.settings.tz)
+    if when.tzinfo is not None:
+        when = when.astimezone(ctx.settings.tz)
+    return when.strftime("%Y-%m-%d %H:%M:%S")
