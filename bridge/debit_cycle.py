@@ -104,10 +104,19 @@ def _plan_debit(
         ):
             report.already.append(invoice_id)
             return
-    amount = _decimal(invoice.get("balance")) or _decimal(invoice.get("total")) or Decimal(0)
+    # GetInvoices has no balance (a partly paid invoice owes less than its total).
+    assert svc.whmcs is not None
+    try:
+        detail = svc.whmcs.call("GetInvoice", invoiceid=invoice_id)
+    except ProviderError as exc:
+        report.errors.append(f"invoice {invoice_id}: {exc}")
+        return
+    if str(detail.get("status")) != "Unpaid":
+        return
+    amount = _decimal(detail.get("balance")) or Decimal(0)
     if amount <= 0:
         return
-    number = str(invoice.get("invoicenum") or invoice_id)
+    number = str(detail.get("invoicenum") or invoice.get("invoicenum") or invoice_id)
     content = {
         "amount": str(amount),
         "month": on.month,

@@ -45,27 +45,53 @@ CONTACTS = {
 }
 
 
+# The shared samples have no GetInvoices answer: the client's one unpaid invoice.
+UNPAID_INVOICES = {
+    "result": "success",
+    "totalresults": 1,
+    "invoices": {
+        "invoice": [{"id": 88231, "userid": 1042, "invoicenum": "A-0088231", "total": "18150.00", "status": "Unpaid"}]
+    },
+}
+
+
 class WhmcsStandIn:
-    """A `responses` callback; `answers` overrides what an action returns."""
+    """A `responses` callback; `answers` overrides what an action returns.
+
+    Payments are kept: after AddInvoicePayment, GetInvoice shows the transaction and the
+    invoice paid, as WHMCS would."""
 
     def __init__(self, language: str = "spanish") -> None:
         self.language = language
         self.answers: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, dict[str, str]]] = []
+        self.payments: list[dict[str, str]] = []
+        self.down = False  # answer 503, as WHMCS behind a proxy during maintenance
 
     def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
         form = {k: v[0] for k, v in parse_qs(request.body).items()}
         action = form["action"]
         self.calls.append((action, form))
+        if self.down:
+            return 503, {"Content-Type": "text/html"}, "<html>Service Unavailable</html>"
+        if action == "AddInvoicePayment":
+            self.payments.append(form)
         answer = copy.deepcopy(self.answers.get(action) or self._sample(action))
         if action == "GetClientsDetails" and "client" in answer:
             answer["client"]["language"] = self.language
+        if action == "GetInvoice" and self.payments:
+            answer.update(status="Paid", balance="0.00")
+            answer["transactions"] = {
+                "transaction": [{"transid": p["transid"], "amountin": p["amount"]} for p in self.payments]
+            }
         return 200, {"Content-Type": "application/json"}, json.dumps(answer)
 
     @staticmethod
     def _sample(action: str) -> dict[str, Any]:
         if action == "GetContacts":
             return CONTACTS
+        if action == "GetInvoices":
+            return UNPAID_INVOICES
         for folder in (SAMPLES / "whmcs_api", FIXTURES):
             path = folder / f"{action}.json"
             if path.exists():

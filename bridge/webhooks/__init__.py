@@ -27,7 +27,9 @@ class Rejected(Exception):
 
 def rejection(status: int, error: str, **detail: Any) -> Response:
     # One line per rejected request, with the reason and nothing of the body.
-    log.warning("rejected %s %s from %s: %d %s", request.method, request.path, request.remote_addr, status, error)
+    # The route's pattern, not the path: a path may hold a secret token.
+    route = request.url_rule.rule if request.url_rule else request.path
+    log.warning("rejected %s %s from %s: %d %s", request.method, route, request.remote_addr, status, error)
     response = jsonify(error=error, **detail)
     response.status_code = status
     return response

@@ -1,0 +1,345 @@
+"""Card direct debit, the whole lifecycle: adhesion signed or cancelled, the debit cycle,
+debits paid, rejected or reverted.
+
+Real: the bridge, its queue and worker, the database and Redis, and a local Pagos360
+stand-in over HTTP (tests.pagos360_stand_in). Faked at the HTTP edge: WHMCS's API.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+from datetime import date, timedelta
+
+import pytest
+import responses
+from sqlalchemy import select, update
+
+from bridge.debit_cycle import next_debit_date, run_debit_cycle, run_if_due
+from bridge.direct_debit import debit_day_after
+from bridge.models import Action, CardAdhesion, DebitRequest, Event, utcnow
+from bridge.services import services
+from bridge.states import State
+from tests.helpers import actions_of, count, load_sample, plan_of, transitions_of
+from tests.pagos360_stand_in import pagos360_stand_in
+from tests.whmcs_stand_in import API_URL, SETTINGS, WhmcsStandIn
+
+TOKEN = "t0ken-for-pagos360-notifications-0123456789"
+STAFF = "facturacion@tuhosting.example"
+
+
+@pytest.fixture
+def p360():
+    with pagos360_stand_in() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def whmcs(p360):
+    stand_in = WhmcsStandIn()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as edge:
+        edge.add_callback(responses.POST, API_URL, callback=stand_in)
+        edge.add_passthru(p360.base_url)  # the Pagos360 stand-in is a real local server
+        yield stand_in
+
+
+@pytest.fixture
+def app(make_app, p360, whmcs, tmp_path):
+    import shutil
+
+    from bridge.settings import DEFAULT_CONFIG_DIR
+
+    config = tmp_path / "config"
+    shutil.copytree(DEFAULT_CONFIG_DIR, config)
+    routing = (config / "routing.toml").read_text().replace("emails = []      #", f'emails = ["{STAFF}"]  #')
+    (config / "routing.toml").write_text(routing)
+    return make_app(
+        **SETTINGS,
+        PAGOS360_WEBHOOK_TOKEN=TOKEN,
+        PAGOS360_API_KEY=p360.api_key,
+        PAGOS360_API_BASE=p360.base_url,
+        PAGOS360_DEBIT_DAY_FIELD_ID=12,
+        BRIDGE_CONFIG_DIR=str(config),
+    )
+
+
+@pytest.fixture
+def notify(app):
+    def post(name: str, token: str = TOKEN, **changes):
+        body = {**load_sample("pagos360", f"webhook.{name}"), **changes}
+        return app.test_client().post(f"/webhooks/pagos360/{token}", json=body)
+
+    return post
+
+
+def _by_channel(svc, event_id):
+    found: dict[str, list[Action]] = {}
+    for action in actions_of(svc, event_id):
+        found.setdefault(action.channel, []).append(action)
+    return found
+
+
+def _customfields(form):
+    return base64.b64decode(form["customfields"]).decode()
+
+
+def test_adhesion_signed_moves_the_client_stores_the_day_and_tells_everyone(app, notify, whmcs, p360, run_worker):
+    svc = services(app)
+    response = notify("card_adhesion.signed")
+    assert response.status_code == 200
+    run_worker(app)
+
+    actions = _by_channel(svc, response.get_json()["event_id"])
+    assert all(a.state == State.SENT for group in actions.values() for a in group), actions
+    [move] = actions["whmcs"]
+    assert move.content["params"]["groupid"] == 4  # "Adherido al débito automático", found by name
+    expected_day = debit_day_after(utcnow().astimezone(svc.settings.tz).date())
+    [update_call] = [form for action, form in whmcs.calls if action == "UpdateClient"]
+    assert update_call["groupid"] == "4"
+    assert _customfields(update_call) == f'a:1:{{i:12;s:{len(str(expected_day))}:"{expected_day}";}}'
+    assert [e.recipient for e in actions["email"]] == ["lucia@radioandina.example", STAFF]
+    assert "4417" in actions["whatsapp"][0].content["body"]
+    assert str(expected_day) in actions["whatsapp"][0].content["body"]
+    with svc.db.session() as session:
+        row = session.scalar(select(CardAdhesion))
+    assert (row.pagos360_id, row.state, row.card_brand, row.last_four) == ("20871", "signed", "visa", "4417")
+    assert (row.debit_day, row.previous_group_id, row.whmcs_client_id) == (expected_day, 0, "1042")
+    # The bridge read the adhesion back instead of trusting the notification.
+    assert ("GET", "/card-adhesion/20871", None) in p360.requests
+
+
+def test_adhesion_cancelled_restores_the_group_and_alerts_with_the_reason(app, notify, whmcs, p360, run_worker):
+    svc = services(app)
+    notify("card_adhesion.signed")
+    run_worker(app)
+    p360.set_adhesion_state(20871, "canceled", "Tarjeta rechazada por el emisor")
+    details = load_sample("whmcs_api", "GetClientsDetails")
+    details["client"]["groupid"] = 4  # WHMCS now has the client in the debit group
+    whmcs.answers["GetClientsDetails"] = details
+
+    event_id = notify("card_adhesion.canceled").get_json()["event_id"]
+    run_worker(app)
+
+    actions = _by_channel(svc, event_id)
+    assert actions["whmcs"][0].content["params"] == {"clientid": "1042", "groupid": 0}
+    staff = [a for a in actions["email"] if a.recipient == STAFF]
+    assert "Tarjeta rechazada por el emisor" in staff[0].content["body"]
+    assert actions["whatsapp"][0].state == State.SENT
+    with svc.db.session() as session:
+        assert session.scalar(select(CardAdhesion.state)) == "canceled"
+
+
+def test_the_api_wins_over_the_notification(app, notify, whmcs, p360, run_worker):
+    p360.set_adhesion_state(20871, "canceled", "Anulada por el titular")
+    event_id = notify("card_adhesion.signed").get_json()["event_id"]  # says signed; the API says canceled
+    run_worker(app)
+    actions = _by_channel(services(app), event_id)
+    assert "whmcs" not in actions  # never moved into the debit group
+    assert any("Anulada por el titular" in a.content.get("body", "") for a in actions["email"])
+
+
+def test_a_debit_paid_three_times_is_paid_once(app, notify, whmcs, p360, run_worker):
+    svc = services(app)
+    answers = [notify("card_debit_request.paid") for _ in range(3)]
+    assert {r.status_code for r in answers} == {200} and len({r.get_json()["event_id"] for r in answers}) == 1
+    run_worker(app)
+
+    [payment] = whmcs.payments
+    assert payment["invoiceid"] == "88231" and payment["transid"] == "553201"
+    assert payment["gateway"] == "pagos360" and payment["amount"] == "18150.00"
+    assert payment["date"] == "2026-11-11 09:12:44"  # Pagos360's time, in the company's zone
+
+    # A retry of the same payment Action (a relay re-queue, a staff retry) finds it there.
+    [action] = actions_of(svc, answers[0].get_json()["event_id"])
+    with svc.db.session() as session:
+        session.execute(update(Action).where(Action.id == action.id).values(state="retrying", next_attempt_at=utcnow()))
+    svc.relay().run_once()
+    run_worker(app)
+    assert len(whmcs.payments) == 1
+    assert transitions_of(svc, action.id)[-1][1] == "sent"
+
+
+def test_a_debit_paid_for_a_closed_invoice_adds_nothing_and_alerts_staff(app, notify, whmcs, run_worker):
+    whmcs.answers["GetInvoice"] = load_sample("whmcs_api", "GetInvoice.paid")
+    event_id = notify("card_debit_request.paid").get_json()["event_id"]
+    run_worker(app)
+    actions = actions_of(services(app), event_id)
+    assert whmcs.payments == []
+    assert [(a.channel, a.state) for a in actions] == [("none", "skipped"), ("email", "sent")]
+    assert "A-0088231" in actions[1].content["subject"]
+
+
+def test_a_rejected_debit_tells_the_client_and_the_staff_why(app, notify, run_worker):
+    event_id = notify("card_debit_request.rejected").get_json()["event_id"]
+    run_worker(app)
+    actions = actions_of(services(app), event_id)
+    assert {a.channel for a in actions} == {"whatsapp", "email"}
+    assert all("Fondos insuficientes" in (a.content.get("body") or "") for a in actions if a.recipient == STAFF)
+    assert any("Fondos insuficientes" in a.content.get("body", "") for a in actions if a.channel == "whatsapp")
+
+
+def test_a_reverted_debit_is_flagged_for_staff_only(app, notify, p360, whmcs, run_worker):
+    p360.set_debit_request_state(553201, "reverted")
+    event_id = notify("card_debit_request.paid", type="reverted").get_json()["event_id"]
+    run_worker(app)
+    actions = actions_of(services(app), event_id)
+    assert [(a.channel, a.recipient) for a in actions] == [("email", STAFF)]
+    assert whmcs.payments == []
+
+
+def _signed_adhesion(svc, debit_day: int) -> None:
+    with svc.db.session() as session:
+        session.add(
+            CardAdhesion(
+                pagos360_id="20871", whmcs_client_id="1042", state="signed", debit_day=debit_day, last_four="4417"
+            )
+        )
+
+
+def test_the_debit_cycle_asks_once_per_invoice_and_cycle(app, p360, run_worker):
+    svc = services(app)
+    today = date(2026, 11, 20)
+    _signed_adhesion(svc, debit_day=22)  # within the 3-day lead time
+
+    first = run_debit_cycle(svc, today)
+    second = run_debit_cycle(svc, today)  # a second run the same day, or after a restart
+    run_worker(app)
+    third = run_debit_cycle(svc, today + timedelta(days=1))
+
+    assert first.requested == ["88231"] and second.requested == [] and second.already == ["88231"]
+    assert third.requested == [] and third.already == ["88231"]
+    created = [body for method, path, body in p360.requests if method == "POST"]
+    assert created == [
+        {
+            "card_debit_request": {
+                "card_adhesion_id": 20871,
+                "amount": 18150.0,
+                "month": 11,
+                "year": 2026,
+                "description": "Factura A-0088231",
+                "metadata": {"whmcs_invoice_id": "88231", "whmcs_client_id": "1042"},
+            }
+        }
+    ]
+    with svc.db.session() as session:
+        [row] = session.scalars(select(DebitRequest)).all()
+        assert (row.cycle, str(row.amount)) == ("2026-11", "18150.00")
+        assert session.get(Action, row.action_id).provider_ref == str(max(p360.debit_requests))
+
+
+def test_two_cycles_at_once_make_one_request(app, p360, run_worker):
+    svc = services(app)
+    _signed_adhesion(svc, debit_day=22)
+    reports = []
+    threads = [
+        threading.Thread(target=lambda: reports.append(run_debit_cycle(svc, date(2026, 11, 21)))) for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run_worker(app)
+    assert sorted(len(r.requested) for r in reports) == [0, 1]
+    assert len([1 for method, _, _ in p360.requests if method == "POST"]) == 1
+
+
+def test_clients_whose_debit_day_is_far_are_left_for_later(app, p360):
+    svc = services(app)
+    _signed_adhesion(svc, debit_day=28)
+    assert run_debit_cycle(svc, date(2026, 11, 20)).clients == 0
+    assert next_debit_date(31, date(2026, 2, 10)) == date(2026, 2, 28)
+    assert next_debit_date(5, date(2026, 12, 20)) == date(2027, 1, 5)
+
+
+def test_a_debit_request_lost_mid_call_is_not_repeated(app, p360, run_worker):
+    """The worker died while asking Pagos360: the request may exist, so nobody asks again."""
+    svc = services(app)
+    _signed_adhesion(svc, debit_day=22)
+    run_debit_cycle(svc, date(2026, 11, 20))
+    with svc.db.session() as session:
+        action_id = session.scalar(select(DebitRequest.action_id))
+        session.execute(update(Action).where(Action.id == action_id).values(state="sending", attempts=1))
+    late = utcnow() + timedelta(seconds=svc.settings.relay_sending_timeout_seconds + 1)
+    assert svc.relay().run_once(now=late).recovered_sending == [action_id]
+    run_worker(app)
+    assert not [1 for method, _, _ in p360.requests if method == "POST"]
+    with svc.db.session() as session:
+        action = session.get(Action, action_id)
+    assert action.state == State.FAILED and "check the provider before retrying" in action.last_error
+
+
+def test_the_relay_runs_the_cycle_once_a_day_after_the_hour(app, p360):
+    svc = services(app)
+    _signed_adhesion(svc, debit_day=(utcnow().astimezone(svc.settings.tz).date() + timedelta(days=1)).day)
+    local = utcnow().astimezone(svc.settings.tz)
+    morning = local.replace(hour=svc.settings.debit_cycle_hour, minute=5)
+    assert run_if_due(svc, morning.replace(hour=max(svc.settings.debit_cycle_hour - 1, 0))) is None or (
+        svc.settings.debit_cycle_hour == 0
+    )
+    first = run_if_due(svc, morning)
+    assert first is not None and first.requested == ["88231"]
+    assert run_if_due(svc, morning + timedelta(hours=3)) is None
+
+
+@pytest.mark.parametrize("broken", ["pagos360", "whmcs"])
+def test_pagos360_or_whmcs_down_is_retried_and_nothing_is_lost(broken, app, notify, p360, whmcs, run_worker):
+    svc = services(app)
+    p360.down = broken == "pagos360"
+    whmcs.down = broken == "whmcs"
+    event_id = notify("card_debit_request.paid").get_json()["event_id"]
+    run_worker(app)
+    plan = plan_of(svc, event_id)
+    assert plan.state == State.RETRYING and "503" in plan.last_error
+
+    p360.down = whmcs.down = False  # back up: the retry goes through, and pays once
+    svc.relay().run_once(now=utcnow() + timedelta(hours=1))
+    run_worker(app)
+    assert plan_of(svc, event_id).state == State.SENT
+    assert len(whmcs.payments) == 1
+
+
+def test_other_entities_are_recorded_and_ignored(app, notify, run_worker):
+    response = notify("card_debit_request.paid", entity_name="payment_request", entity_id=777)
+    assert response.status_code == 200
+    run_worker(app)
+    plan = plan_of(services(app), response.get_json()["event_id"])
+    assert (
+        transitions_of(services(app), plan.id)[-1][2]
+        == "no handler for pagos360 payment_request: recorded, nothing to do"
+    )
+
+
+@pytest.mark.parametrize(
+    ("token", "body", "status"),
+    [
+        (
+            "wrong-token-wrong-token-wrong-token",
+            {"entity_name": "card_adhesion", "entity_id": 1, "type": "signed"},
+            404,
+        ),
+        (TOKEN, {"entity_name": "card_adhesion", "type": "signed"}, 400),
+        (TOKEN, {"entity_name": "card_adhesion", "entity_id": "../x", "type": "signed"}, 400),
+        (TOKEN, {"entity_name": "Card Adhesion!", "entity_id": 1, "type": "signed"}, 400),
+        (TOKEN, [1, 2], 400),
+    ],
+    ids=["wrong-token", "no-id", "bad-id", "bad-entity", "not-an-object"],
+)
+def test_bad_notifications_are_refused_and_store_nothing(token, body, status, app):
+    response = app.test_client().post(f"/webhooks/pagos360/{token}", json=body)
+    assert response.status_code == status
+    assert count(services(app), Event) == 0
+
+
+def test_malformed_json_is_400_and_the_token_is_never_logged(app, caplog):
+    response = app.test_client().post(
+        f"/webhooks/pagos360/{TOKEN}", data=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert TOKEN not in caplog.text and "/webhooks/pagos360/<token>" in caplog.text
+
+
+def test_without_a_configured_token_the_endpoint_does_not_exist(make_app):
+    app = make_app()
+    assert app.test_client().post(f"/webhooks/pagos360/{TOKEN}", json={}).status_code == 404
+    assert re.fullmatch(r"[A-Za-z0-9-]+", TOKEN)
