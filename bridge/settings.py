@@ -68,6 +68,7 @@ class _SettingsSchema(Schema):
     TWILIO_MESSAGING_SERVICE_SID = fields.String(load_default=None, validate=validate.Regexp(r"^MG[0-9a-fA-F]{32}$"))
     TWILIO_API_BASE = fields.Url(load_default="https://api.twilio.com", require_tld=False)
     TWILIO_TIMEOUT_SECONDS = fields.Float(load_default=10.0, validate=validate.Range(0.1, 120))
+    PUBLIC_BASE_URL = fields.Url(load_default=None, require_tld=False)
 
     SMTP_HOST = fields.String(load_default=None)
     SMTP_PORT = fields.Integer(load_default=587, validate=validate.Range(1, 65535))
@@ -147,6 +148,7 @@ class Settings:
     twilio_messaging_service_sid: str | None
     twilio_api_base: str
     twilio_timeout_seconds: float
+    public_base_url: str | None
     smtp_host: str | None
     smtp_port: int
     smtp_username: str | None
@@ -199,6 +201,11 @@ class Settings:
     @property
     def whmcs_api_configured(self) -> bool:
         return bool(self.whmcs_api_url and self.whmcs_api_identifier and self.whmcs_api_secret)
+
+    @property
+    def twilio_status_callback_url(self) -> str | None:
+        """Where Twilio posts delivery receipts: the public URL of /webhooks/twilio/status."""
+        return f"{self.public_base_url.rstrip('/')}/webhooks/twilio/status" if self.public_base_url else None
 
     @property
     def tz(self) -> ZoneInfo:

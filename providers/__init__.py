@@ -52,6 +52,7 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
             messaging_service_sid=settings.twilio_messaging_service_sid,
             api_base=settings.twilio_api_base,
             timeout=settings.twilio_timeout_seconds,
+            status_callback=settings.twilio_status_callback_url,
         )
     else:
         providers["whatsapp"] = DryRun("whatsapp", "TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN/TWILIO_WHATSAPP_FROM not set")

@@ -36,10 +36,11 @@ def rejection(status: int, error: str, **detail: Any) -> Response:
 
 
 def register_webhooks(app: Flask) -> None:
-    from bridge.webhooks import pagos360, whmcs
+    from bridge.webhooks import pagos360, twilio_status, whmcs
 
     app.register_blueprint(whmcs.blueprint)
     app.register_blueprint(pagos360.blueprint)
+    app.register_blueprint(twilio_status.blueprint)
 
     @app.errorhandler(Rejected)
     def _rejected(exc: Rejected) -> Response:

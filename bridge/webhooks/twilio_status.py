@@ -1,0 +1,70 @@
+"""POST /webhooks/twilio/status: Twilio's delivery receipts for the messages we sent.
+
+Checked with the twilio library's RequestValidator against the public URL Twilio called
+(PUBLIC_BASE_URL, so it works behind a proxy). Receipts arrive out of order; the Action
+state machine only moves forward (sent -> delivered -> read, or undelivered / failed),
+so a late "sent" after "read" changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from bridge.events import InboundEvent
+from bridge.intake import record_event
+from bridge.models import Action
+from bridge.services import services
+from bridge.states import State
+from bridge.transitions import move
+from bridge.webhooks import Rejected
+from providers.twilio_errors import describe
+
+blueprint = Blueprint("twilio_status", __name__)
+log = logging.getLogger(__name__)
+
+# Twilio's MessageStatus -> the Action state it means. queued/sending/sent/accepted add
+# nothing to the worker's own "sent".
+STATUS_TO_STATE = {
+    "delivered": State.DELIVERED,
+    "read": State.READ,
+    "undelivered": State.UNDELIVERED,
+    "failed": State.FAILED,
+}
+SENT_OR_LATER = [State.SENT, State.DELIVERED, State.READ]
+
+
+@blueprint.post("/webhooks/twilio/status")
+def receive() -> tuple[Response, int]:
+    svc = services()
+    settings = svc.settings
+    if not (settings.twilio_auth_token and settings.public_base_url):
+        raise Rejected(404, "delivery receipts need TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL")
+    params = request.form.to_dict()
+    url = settings.twilio_status_callback_url or ""
+    if request.query_string:
+        url += "?" + request.query_string.decode()
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not RequestValidator(settings.twilio_auth_token).validate(url, params, signature):
+        raise Rejected(401, "X-Twilio-Signature does not match")
+    sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
+    if not sid or not status:
+        raise Rejected(400, "MessageSid and MessageStatus are required")
+    with svc.db.session() as session:
+        action_id = session.scalar(select(Action.id).where(Action.provider_ref == sid, Action.channel == "whatsapp"))
+        target = STATUS_TO_STATE.get(status)
+        if action_id is not None and target is not None:
+            error = describe(params.get("ErrorCode"))
+            reason = f"Twilio: {status}" + (f" ({error})" if error else "")
+            extra = {"last_error": error} if error else {}
+            moved = move(session, action_id, target, reason, expect=SENT_OR_LATER, **extra)
+            return jsonify(action_id=action_id, state=str(target) if moved else "unchanged"), 200
+    if action_id is None:
+        # Not one of ours, or it arrived before the worker recorded the sid: keep it on record.
+        inbound = InboundEvent("twilio", "MessageStatus", f"{sid}:{status}", {"params": params})
+        record_event(svc.db, inbound, plan=False)
+        log.info("delivery receipt for unknown message %s (%s) recorded", sid, status)
+    return jsonify(action_id=action_id, state="unchanged"), 200
