@@ -21,12 +21,23 @@ from bridge.intake import queue_pending, store_planned
 from bridge.models import Action, Attempt, utcnow
 from bridge.planning import PLAN_CHANNEL, Planner, PlanResult
 from bridge.queue import ActionQueue
+from bridge.ratelimit import RateLimiter
 from bridge.retry import RetryPolicy
 from bridge.states import CLAIMABLE, State
 from bridge.transitions import move
 from providers import Provider, ProviderError, SendResult
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """Send rates per channel, shared by all workers through the limiter in Redis."""
+
+    limiter: RateLimiter
+    per_second: dict[str, float]
+    max_wait: float
+    throttle_pause: float
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,7 @@ class Deliverer:
         providers: dict[str, Provider],
         planner: Planner,
         policy: RetryPolicy,
+        pacing: Pacing,
         worker_name: str = "",
     ) -> None:
         self.db = db
@@ -51,9 +63,13 @@ class Deliverer:
         self.providers = providers
         self.planner = planner
         self.policy = policy
+        self.pacing = pacing
         self.worker_name = worker_name
 
     def deliver(self, action_id: int) -> Outcome:
+        deferred = self._wait_for_slot(action_id)
+        if deferred is not None:
+            return deferred
         claimed = self._claim(action_id)
         if claimed is None:
             return Outcome(action_id, "not-claimed", "already taken or in a final state")
@@ -68,6 +84,27 @@ class Deliverer:
             error = ProviderError(f"unexpected {type(exc).__name__}: {exc}", permanent=False)
             return self._failed(action, attempt_id, started, error)
         return self._sent(action, attempt_id, started, result)
+
+    def _wait_for_slot(self, action_id: int) -> Outcome | None:
+        """Wait for the sender's next slot under its shared rate limit; when that is further
+        away than RATE_LIMIT_MAX_WAIT_SECONDS, put the Action back for then instead."""
+        with self.db.session() as session:
+            row = session.get(Action, action_id)
+            channel, state = (row.channel, row.state) if row else ("", "")
+        provider = self.providers.get(channel)
+        key = getattr(provider, "rate_key", None)
+        rate = self.pacing.per_second.get(channel)
+        if not key or not rate or State(state or "failed") not in CLAIMABLE:
+            return None
+        slot = self.pacing.limiter.reserve(key, rate, self.pacing.max_wait)
+        if slot.reserved:
+            time.sleep(slot.wait)
+            return None
+        with self.db.session() as session:
+            reason = f"rate limit of {key}: next send slot in {slot.wait:.1f}s"
+            later = utcnow() + timedelta(seconds=slot.wait)
+            move(session, action_id, State.RETRYING, reason, expect=CLAIMABLE, next_attempt_at=later)
+        return Outcome(action_id, State.RETRYING, "waiting for a send slot")
 
     def _carry_out(self, action: Action) -> SendResult:
         if action.channel == PLAN_CHANNEL:
@@ -134,12 +171,19 @@ class Deliverer:
         return Outcome(action.id, State.SENT, reason)
 
     def _failed(self, action: Action, attempt_id: int, started: float, error: ProviderError) -> Outcome:
-        outcome = "permanent_error" if error.permanent else "transient_error"
+        outcome = "throttled" if error.throttled else "permanent_error" if error.permanent else "transient_error"
         with self.db.session() as session:
             self._finish_attempt(
                 session, attempt_id, started, outcome=outcome, http_status=error.http_status, error=str(error)
             )
-            if error.skip:
+            if error.throttled:
+                provider = self.providers.get(action.channel)
+                key = getattr(provider, "rate_key", None) or action.channel
+                pause = self.pacing.limiter.penalize(key, error.retry_after or self.pacing.throttle_pause)
+                state, reason = State.RETRYING, f"throttled by the provider, {key} paused {pause:.1f}s: {error}"
+                # Being told to slow down is no fault of the Action: the try does not count.
+                extra = {"next_attempt_at": utcnow() + timedelta(seconds=pause), "attempts": action.attempts - 1}
+            elif error.skip:
                 state, reason, extra = State.SKIPPED, f"nothing to do: {error}", {}
             elif error.permanent:
                 state, reason, extra = State.FAILED, f"permanent error: {error}", {}

@@ -10,9 +10,10 @@ from redis import Redis
 
 from bridge.catalog import Catalog
 from bridge.db import Database
-from bridge.delivery import Deliverer
+from bridge.delivery import Deliverer, Pacing
 from bridge.planning import Planner
 from bridge.queue import ActionQueue
+from bridge.ratelimit import RateLimiter
 from bridge.relay import Relay
 from bridge.retry import RetryPolicy
 from bridge.settings import Settings
@@ -43,7 +44,14 @@ class Services:
 
     def deliverer(self, worker_name: str = "") -> Deliverer:
         planner = Planner(self.db, self.hooks, self.catalog, self.settings, self.whmcs, self.pagos360)
-        return Deliverer(self.db, self.queue, self.providers, planner, self.retry_policy, worker_name)
+        s = self.settings
+        pacing = Pacing(
+            limiter=RateLimiter(self.redis),
+            per_second={"whatsapp": s.rate_limit_whatsapp_per_second, "email": s.rate_limit_email_per_second},
+            max_wait=s.rate_limit_max_wait_seconds,
+            throttle_pause=s.throttle_pause_seconds,
+        )
+        return Deliverer(self.db, self.queue, self.providers, planner, self.retry_policy, pacing, worker_name)
 
     def relay(self) -> Relay:
         s = self.settings

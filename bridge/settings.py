@@ -78,6 +78,10 @@ class _SettingsSchema(Schema):
     SMTP_TIMEOUT_SECONDS = fields.Float(load_default=15.0, validate=validate.Range(0.1, 300))
     MAIL_FROM = fields.Email(load_default="bridge@localhost")
 
+    RATE_LIMIT_WHATSAPP_PER_SECOND = fields.Float(load_default=10.0, validate=validate.Range(0.01, 10000))
+    RATE_LIMIT_EMAIL_PER_SECOND = fields.Float(load_default=5.0, validate=validate.Range(0.01, 10000))
+    RATE_LIMIT_MAX_WAIT_SECONDS = fields.Float(load_default=2.0, validate=validate.Range(0, 60))
+    THROTTLE_PAUSE_SECONDS = fields.Float(load_default=5.0, validate=validate.Range(0.01, 3600))
     RETRY_MAX_ATTEMPTS = fields.Integer(load_default=8, validate=validate.Range(1, 100))
     RETRY_BASE_SECONDS = fields.Float(load_default=5.0, validate=validate.Range(0.01, 3600))
     RETRY_MAX_SECONDS = fields.Float(load_default=3600.0, validate=validate.Range(0.01, 86400))
@@ -108,6 +112,11 @@ class _SettingsSchema(Schema):
     WHMCS_SYSTEM_URL = fields.Url(load_default=None, require_tld=False)
     DEFAULT_LANGUAGE = fields.String(load_default="es")
     DEFAULT_PHONE_REGION = fields.String(load_default="AR", validate=validate.Regexp(r"^[A-Z]{2}$"))
+
+    LOG_REFRESH_SECONDS = fields.Integer(load_default=30, validate=validate.Range(0, 3600))
+    LOGIN_MAX_FAILURES = fields.Integer(load_default=5, validate=validate.Range(1, 1000))
+    LOGIN_WINDOW_SECONDS = fields.Integer(load_default=900, validate=validate.Range(1, 86400))
+    RETENTION_DAYS = fields.Integer(load_default=180, validate=validate.Range(1, 36500))
 
     @validates("PAGOS360_EXTERNAL_REFERENCE")
     def _check_reference(self, value: str, **_: object) -> None:
@@ -156,6 +165,10 @@ class Settings:
     smtp_starttls: bool
     smtp_timeout_seconds: float
     mail_from: str
+    rate_limit_whatsapp_per_second: float
+    rate_limit_email_per_second: float
+    rate_limit_max_wait_seconds: float
+    throttle_pause_seconds: float
     retry_max_attempts: int
     retry_base_seconds: float
     retry_max_seconds: float
@@ -183,6 +196,10 @@ class Settings:
     whmcs_system_url: str | None
     default_language: str
     default_phone_region: str
+    log_refresh_seconds: int
+    login_max_failures: int
+    login_window_seconds: int
+    retention_days: int
     extra: dict[str, object] = field(default_factory=dict)
 
     @property

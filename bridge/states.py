@@ -32,8 +32,9 @@ CLAIMABLE = frozenset({State.PENDING, State.QUEUED, State.RETRYING})
 FINAL = frozenset({State.SENT, State.DELIVERED, State.READ, State.UNDELIVERED, State.FAILED, State.SKIPPED})
 
 ALLOWED: dict[State, frozenset[State]] = {
-    State.PENDING: frozenset({State.QUEUED, State.SENDING, State.SKIPPED}),
-    State.QUEUED: frozenset({State.QUEUED, State.SENDING, State.SKIPPED}),
+    # -> retrying: put back until the sender's next slot under its rate limit.
+    State.PENDING: frozenset({State.QUEUED, State.SENDING, State.SKIPPED, State.RETRYING}),
+    State.QUEUED: frozenset({State.QUEUED, State.SENDING, State.SKIPPED, State.RETRYING}),
     State.SENDING: frozenset({State.SENT, State.RETRYING, State.FAILED, State.SKIPPED}),
     State.RETRYING: frozenset({State.QUEUED, State.SENDING, State.FAILED}),
     State.SENT: frozenset({State.DELIVERED, State.READ, State.UNDELIVERED, State.FAILED}),

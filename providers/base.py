@@ -15,7 +15,9 @@ class ProviderError(Exception):
 
     `permanent` says whether a retry can help: an invalid number or refused credentials
     stay wrong, a timeout or a 503 may not. `retry_after` (seconds) is the provider's own
-    hint, when it gave one. `skip` marks a permanent error that is no fault (the record
+    hint, when it gave one. `throttled`: the provider asked us to slow down (HTTP 429,
+    Twilio 20429/63018, SMTP 4xx): the sender is paused for every worker and the try does
+    not count against the Action's retries. `skip` marks a permanent error that is no fault (the record
     the Action was about no longer exists): the Action ends `skipped`, not `failed`.
     """
 
@@ -29,10 +31,12 @@ class ProviderError(Exception):
         http_status: int | None = None,
         code: str | None = None,
         retry_after: float | None = None,
+        throttled: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        self.throttled = throttled
         self.http_status = http_status
         self.code = code
         self.retry_after = retry_after
@@ -53,9 +57,12 @@ class SendResult:
 
 
 class Provider(Protocol):
-    """One outside system, one verb. `content` is the Action's rendered content."""
+    """One outside system, one verb. `content` is the Action's rendered content.
+
+    `rate_key` names the sender whose rate is limited (shared by all workers), or None."""
 
     channel: str
+    rate_key: str | None
 
     def send(self, recipient: str, content: dict[str, Any]) -> SendResult: ...
 

@@ -14,6 +14,7 @@ class DryRun:
     def __init__(self, channel: str, why: str) -> None:
         self.channel = channel
         self.why = why
+        self.rate_key: str | None = None  # nothing leaves the machine: nothing to pace
 
     def send(self, recipient: str, content: dict[str, Any]) -> SendResult:
         return SendResult(

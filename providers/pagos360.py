@@ -256,6 +256,7 @@ class Pagos360Debits:
     """
 
     channel = "pagos360_debit"
+    rate_key = None
 
     def __init__(self, api: Pagos360Api) -> None:
         self.api = api

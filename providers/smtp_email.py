@@ -35,6 +35,7 @@ class SmtpEmail:
         self.starttls = starttls
         self.mail_from = mail_from
         self.timeout = timeout
+        self.rate_key = f"email:{host}"
 
     def send(self, recipient: str, content: dict[str, Any]) -> SendResult:
         message = EmailMessage()
@@ -60,7 +61,7 @@ class SmtpEmail:
             codes = [code for code, _ in exc.recipients.values()]
             permanent = all(code >= 500 for code in codes)
             raise ProviderError(
-                f"SMTP refused the recipient: {codes}", permanent=permanent, code=str(codes[0])
+                f"SMTP refused the recipient: {codes}", permanent=permanent, code=str(codes[0]), throttled=not permanent
             ) from exc
         except smtplib.SMTPResponseException as exc:
             # 4xx: the server asks us to come back later; 5xx: it will not take this message.
@@ -68,6 +69,7 @@ class SmtpEmail:
                 f"SMTP error {exc.smtp_code}: {exc.smtp_error!r}",
                 permanent=exc.smtp_code >= 500,
                 code=str(exc.smtp_code),
+                throttled=400 <= exc.smtp_code < 500,
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise ProviderError(f"SMTP unreachable: {type(exc).__name__}: {exc}", permanent=False) from exc

@@ -12,8 +12,10 @@ from twilio.rest import Client
 
 from providers.base import ProviderError, SendResult, transient_http_status
 
-# Twilio error codes that mean "slow down / try later" even when the HTTP status does not.
+# Twilio error codes that mean "try later" even when the HTTP status does not, and those
+# among them that mean "slow down".
 TRANSIENT_TWILIO_CODES = frozenset({20429, 20500, 20503, 63018, 30001})
+THROTTLE_TWILIO_CODES = frozenset({20429, 63018})
 
 
 class TwilioWhatsApp:
@@ -46,6 +48,7 @@ class TwilioWhatsApp:
         self.from_number = _whatsapp_address(from_number) if from_number else None
         self.messaging_service_sid = messaging_service_sid
         self.status_callback = status_callback
+        self.rate_key = f"twilio:{messaging_service_sid or self.from_number}"
 
     def send(self, recipient: str, content: dict[str, Any]) -> SendResult:
         params: dict[str, Any] = {"to": _whatsapp_address(recipient)}
@@ -70,6 +73,7 @@ class TwilioWhatsApp:
                 permanent=not transient,
                 http_status=exc.status,
                 code=str(code) if code else None,
+                throttled=exc.status == 429 or code in THROTTLE_TWILIO_CODES,
             ) from exc
         except requests.RequestException as exc:
             raise ProviderError(f"Twilio unreachable: {type(exc).__name__}: {exc}", permanent=False) from exc

@@ -29,6 +29,7 @@ class NotFound(ProviderError):
 
 class WhmcsApi:
     channel = "whmcs"
+    rate_key = None
 
     def __init__(
         self,
@@ -91,6 +92,7 @@ class WhmcsChanges:
     """
 
     channel = "whmcs"
+    rate_key = None
 
     def __init__(self, api: WhmcsApi) -> None:
         self.api = api
@@ -112,6 +114,7 @@ class WhmcsPayments:
     """
 
     channel = "whmcs_payment"
+    rate_key = None
 
     def __init__(self, api: WhmcsApi) -> None:
         self.api = api

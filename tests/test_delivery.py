@@ -109,12 +109,11 @@ def test_invalid_number_21211_fails_at_once(twilio_app, run_worker):
 @pytest.mark.parametrize(
     "answer",
     [
-        {"json": {"code": 20429, "message": "Too Many Requests", "status": 429}, "status": 429},
         {"json": {"code": 20500, "message": "Internal Server Error", "status": 500}, "status": 500},
         {"body": requests.ConnectTimeout("connect timed out")},
         {"body": requests.ConnectionError("connection refused")},
     ],
-    ids=["429", "500", "timeout", "refused"],
+    ids=["500", "timeout", "refused"],
 )
 @responses.activate
 def test_transient_errors_are_retried_later(answer, twilio_app, run_worker):
@@ -128,6 +127,40 @@ def test_transient_errors_are_retried_later(answer, twilio_app, run_worker):
     assert action.next_attempt_at is not None
     [attempt] = attempts_of(svc, action.id)
     assert attempt.outcome == "transient_error"
+
+
+@pytest.mark.parametrize("code", [20429, 63018])
+@responses.activate
+def test_being_told_to_slow_down_pauses_the_sender_and_costs_no_retry(code, twilio_app, run_worker):
+    from bridge.ratelimit import RateLimiter
+    from bridge.services import services
+
+    responses.post(MESSAGES_URL, json={"code": code, "message": "Too Many Requests", "status": 429}, status=429)
+    svc = services(twilio_app)
+    action = _whatsapp(svc, _post_and_work(twilio_app, run_worker))
+
+    assert action.state == State.RETRYING and action.attempts == 0  # not counted against the retries
+    [attempt] = attempts_of(svc, action.id)
+    assert attempt.outcome == "throttled" and attempt.http_status == 429
+    assert "paused 5.0s" in transitions_of(svc, action.id)[-1][2]
+    # Every worker now waits for that sender: the next slot is about THROTTLE_PAUSE_SECONDS away.
+    slot = RateLimiter(svc.redis).reserve("twilio:whatsapp:+14155238886", per_second=10, max_wait=0)
+    assert not slot.reserved and 2 < slot.wait <= 5
+
+
+def test_a_busy_sender_puts_actions_back_for_their_slot(make_app, run_worker):
+    from bridge.ratelimit import RateLimiter
+    from bridge.services import services
+
+    app = make_app(**TWILIO, RATE_LIMIT_MAX_WAIT_SECONDS=0.5)
+    svc = services(app)
+    RateLimiter(svc.redis).penalize("twilio:whatsapp:+14155238886", 30)  # the sender is booked for 30 s
+    with responses.RequestsMock() as edge:  # nothing may reach Twilio
+        event_id = _post_and_work(app, run_worker)
+        assert len(edge.calls) == 0
+    action = _whatsapp(svc, event_id)
+    assert action.state == State.RETRYING and action.attempts == 0 and attempts_of(svc, action.id) == []
+    assert "next send slot in" in transitions_of(svc, action.id)[-1][2]
 
 
 @responses.activate
