@@ -262,4 +262,34 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         if loaded["WHMCS_API_URL"] and not loaded[needed]:
             raise SettingsError(f"invalid settings: {needed}: required when WHMCS_API_URL is set")
     extra = {k: v for k, v in (overrides or {}).items() if k.upper() not in known}
-    return Settings(**{k.lower(): v for k, v in loaded.items()}, extra=extra)
+    settings = Settings(**{k.lower(): v for k, v in loaded.items()}, extra=extra)
+    problems = production_problems(settings, environ)
+    if problems:
+        raise SettingsError("refusing to start in production: " + "; ".join(problems))
+    return settings
+
+
+def production_problems(settings: Settings, environ: Mapping[str, str]) -> list[str]:
+    """What makes these settings unfit for BRIDGE_ENV=production, each naming its variable.
+
+    The embedded defaults are for trying the bridge out: in production a dry run would
+    drop every message silently, and the development secret is public (it is in the code).
+    """
+    if settings.bridge_env != "production":
+        return []
+    problems = []
+    if DEV_WEBHOOK_SECRET in settings.webhook_secrets:
+        problems.append("WHMCS_WEBHOOK_SECRET: the development secret; generate your own whsec_ secret")
+    if not settings.twilio_configured:
+        problems.append("TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN/TWILIO_WHATSAPP_FROM: WhatsApp would be a dry run")
+    if not settings.smtp_configured:
+        problems.append("SMTP_HOST: email would be a dry run")
+    if not settings.secret_key:
+        problems.append("SECRET_KEY: set one shared by all web processes")
+    if not settings.redis_url:
+        problems.append("REDIS_URL: the private embedded Redis is for one machine in development")
+    if settings.database_url.startswith("sqlite"):
+        problems.append("DATABASE_URL: SQLite is for development; use PostgreSQL")
+    if str(environ.get("FLASK_DEBUG", "")).lower() in ("1", "true", "yes", "on"):
+        problems.append("FLASK_DEBUG: debug mode shows code and lets anyone run it")
+    return problems

@@ -71,3 +71,38 @@ def test_invalid_toml_names_the_file(tmp_path):
     (tmp_path / "routing.toml").write_text("[company\n")
     with pytest.raises(SettingsError, match=r"routing\.toml: not valid TOML"):
         Catalog(tmp_path)
+
+
+PRODUCTION = {
+    "BRIDGE_ENV": "production",
+    "WHMCS_WEBHOOK_SECRET": "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVg==",
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "t",
+    "TWILIO_WHATSAPP_FROM": "+14155238886",
+    "SMTP_HOST": "smtp.example",
+    "SECRET_KEY": "s" * 40,
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "DATABASE_URL": "postgresql://bridge@db/bridge",
+}
+
+
+def test_a_complete_production_configuration_starts():
+    assert load_settings(environ=PRODUCTION).bridge_env == "production"
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"WHMCS_WEBHOOK_SECRET": DEV_WEBHOOK_SECRET}, "WHMCS_WEBHOOK_SECRET"),
+        ({"TWILIO_ACCOUNT_SID": ""}, "TWILIO_ACCOUNT_SID"),
+        ({"SMTP_HOST": ""}, "SMTP_HOST"),
+        ({"SECRET_KEY": ""}, "SECRET_KEY"),
+        ({"REDIS_URL": ""}, "REDIS_URL"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL"),
+        ({"FLASK_DEBUG": "1"}, "FLASK_DEBUG"),
+    ],
+    ids=["dev-secret", "twilio-dry-run", "smtp-dry-run", "secret-key", "embedded-redis", "sqlite", "debug"],
+)
+def test_production_refuses_what_is_only_fit_for_development(change, named):
+    with pytest.raises(SettingsError, match=f"refusing to start in production: .*{named}"):
+        load_settings(environ={**PRODUCTION, **change})
