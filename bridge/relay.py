@@ -17,6 +17,7 @@ The database is the truth; Redis is only a fast way to hand ids to workers. Each
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -30,6 +31,7 @@ from bridge.states import State
 from bridge.transitions import move
 
 log = logging.getLogger(__name__)
+HEARTBEAT_KEY = "bridge:relay:heartbeat"  # /readyz checks that a relay ran recently
 # Channels whose call cannot safely be repeated when its outcome is unknown: a debit
 # request asked of Pagos360 moves money and takes no idempotency key.
 NOT_REPEATABLE = frozenset({"pagos360_debit"})
@@ -70,6 +72,7 @@ class Relay:
     def run_once(self, now: datetime | None = None) -> RelayReport:
         now = now or utcnow()
         report = RelayReport()
+        self.queue.connection.set(HEARTBEAT_KEY, str(time.time()), ex=3600)
         self._recover_sending(now, report)
         for action_id in self._ids(State.PENDING, Action.updated_at <= now - self.grace):
             if self._queue(action_id, State.PENDING, "relay: committed but never queued"):
