@@ -100,6 +100,10 @@ class Catalog:
         code = _LANGUAGE_NAMES.get((requested or "").strip().lower(), (requested or "").strip().lower())
         return code if code in self.languages else self.default_language
 
+    def parts(self) -> list[tuple[str, str, str]]:
+        """Every (language, event, part) that has a template."""
+        return list(self._templates)
+
     def locale_for(self, language: str) -> str:
         """The Babel locale that formats money and dates for a message language."""
         return self.locales.get(language, language)

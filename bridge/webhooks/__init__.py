@@ -36,8 +36,9 @@ def rejection(status: int, error: str, **detail: Any) -> Response:
 
 
 def register_webhooks(app: Flask) -> None:
-    from bridge.webhooks import pagos360, twilio_status, whmcs
+    from bridge.webhooks import openapi, pagos360, twilio_status, whmcs
 
+    app.register_blueprint(openapi.blueprint)
     app.register_blueprint(whmcs.blueprint)
     app.register_blueprint(pagos360.blueprint)
     app.register_blueprint(twilio_status.blueprint)
