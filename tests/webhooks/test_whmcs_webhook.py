@@ -221,3 +221,15 @@ def test_twenty_concurrent_repeats_make_one_event(app, svc):
     assert len({answer["event_id"] for _, answer in answers}) == 1
     assert count(svc, Event) == 1 and count(svc, Action) == 1
     assert svc.queue.depth() == 1
+
+
+def test_an_internal_error_answers_500_without_a_stack_trace(make_app, tmp_path):
+    """A database without its tables: the request fails inside, and says nothing of why."""
+    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path / 'never-migrated.sqlite3'}")
+    app.testing = False  # as in production: exceptions are handled, not raised into the test
+    body, headers = _signed()
+    response = app.test_client().post("/webhooks/whmcs", data=body, headers=headers)
+    assert response.status_code == 500
+    text = response.get_data(as_text=True)
+    assert "Traceback" not in text and "sqlite" not in text.lower() and "events" not in text
+    assert response.get_json() == {"error": response.get_json()["error"]} and "internal" in text.lower()

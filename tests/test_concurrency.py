@@ -1,0 +1,67 @@
+"""The same event posted 20 times at once to two separate web processes: one event."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from bridge.models import Action, Event
+from bridge.services import services
+from bridge.signing import signed_request
+from tests.helpers import REPO, SECRET, count, load_sample
+from tests.support.prism import free_port
+
+
+def _web_process(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "wsgi:app"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def _wait_up(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} did not come up")
+
+
+def test_twenty_posts_of_one_event_to_two_web_processes(app, base_config):
+    env = {**os.environ, **{k: str(v) for k, v in base_config.items()}}
+    web = [_web_process(env) for _ in range(2)]
+    try:
+        for _, url in web:
+            _wait_up(url)
+        body, headers = signed_request(
+            SECRET, "ClientAdd", load_sample("whmcs_hooks", "ClientAdd"), webhook_id="msg_twice"
+        )
+
+        def post(i: int) -> tuple[int, dict[str, object]]:
+            response = requests.post(f"{web[i % 2][1]}/webhooks/whmcs", data=body, headers=headers, timeout=30)
+            return response.status_code, response.json()
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            answers = list(pool.map(post, range(20)))
+    finally:
+        for process, _ in web:
+            process.terminate()
+            process.wait(timeout=15)
+
+    assert {status for status, _ in answers} == {202}
+    assert len({str(answer["event_id"]) for _, answer in answers}) == 1
+    svc = services(app)
+    assert count(svc, Event) == 1 and count(svc, Action) == 1 and svc.queue.depth() == 1
