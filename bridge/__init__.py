@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,13 +22,15 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     # the package's own import free of it lets either be imported first.
     from pathlib import Path
 
-    from flask import jsonify
     from redis import Redis
 
     import hooks
+    from bridge import health
     from bridge.catalog import Catalog
     from bridge.cli import register_commands
     from bridge.db import Database
+    from bridge.logging_setup import configure_logging
+    from bridge.logpage import init_logpage
     from bridge.queue import ActionQueue
     from bridge.redis_embedded import ensure_embedded_redis
     from bridge.services import Services
@@ -38,7 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     from providers import build_pagos360_api, build_providers, build_whmcs_api
 
     settings = load_settings(overrides=config, environ=environ)
-    _configure_logging()
+    configure_logging()
     app = Flask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, SECRET_KEY=settings.secret_key)
     redis_url = settings.redis_url or ensure_embedded_redis(settings.instance_path)
@@ -60,15 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     app.config["BRIDGE_REDIS_URL"] = redis_url
     register_webhooks(app)
     register_commands(app)
-
-    @app.get("/healthz")
-    def healthz() -> Any:
-        return jsonify(status="ok")
+    init_logpage(app)
+    app.register_blueprint(health.blueprint)
 
     return app
-
-
-def _configure_logging() -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

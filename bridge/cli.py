@@ -28,6 +28,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(relay_command)
     app.cli.add_command(up_command)
     app.cli.add_command(debit_cycle_command)
+    app.cli.add_command(create_staff_command)
+    app.cli.add_command(create_api_token_command)
+    app.cli.add_command(prune_command)
 
 
 def _app() -> Flask:
@@ -120,22 +123,28 @@ def worker_command(burst: bool) -> None:
 @click.command("relay")
 @click.option("--once", is_flag=True, help="One pass, then exit.")
 def relay_command(once: bool) -> None:
-    """Re-queue what the queue lost, queue due retries, and start the daily debit cycle
-    after DEBIT_CYCLE_HOUR; every RELAY_INTERVAL_SECONDS."""
+    """Re-queue what the queue lost and queue due retries every RELAY_INTERVAL_SECONDS;
+    report dead letters to the staff every DEAD_LETTER_REPORT_SECONDS; start the daily
+    debit cycle after DEBIT_CYCLE_HOUR."""
+    from bridge.dead_letters import report_dead_letters
     from bridge.debit_cycle import run_if_due
     from bridge.models import utcnow
 
     svc = services(_app())
     relay = svc.relay()
+    next_report = time.monotonic()
     while True:
         try:
             report = relay.run_once()
+            if time.monotonic() >= next_report:
+                report_dead_letters(svc)
+                next_report = time.monotonic() + svc.settings.dead_letter_report_seconds
             if svc.settings.pagos360_api_key:
                 run_if_due(svc, utcnow())
             if once:
                 click.echo(json.dumps(report.__dict__))
                 return
-        except Exception as exc:
+        except Exception as exc:  # the relay must outlive a database or Redis blip
             if once:
                 raise
             click.echo(f"relay pass failed: {exc}", err=True)
@@ -164,3 +173,41 @@ def debit_cycle_command(day: object) -> None:
     click.echo(report.summary())
     for error in report.errors:
         click.echo(f"  error: {error}", err=True)
+
+
+@click.command("create-staff")
+@click.argument("email")
+@click.option("--password", help="For scripts; without it the password is asked for (not echoed).")
+def create_staff_command(email: str, password: str | None) -> None:
+    """Add a staff account that can log in to the delivery log."""
+    from bridge.logpage.auth import create_staff
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        staff_id = create_staff(services(_app()).db, email, password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"staff account {staff_id} created for {email.strip().lower()}")
+
+
+@click.command("create-api-token")
+@click.argument("name")
+def create_api_token_command(name: str) -> None:
+    """Make a token for the read-only JSON API (/api/events, /api/actions); shown only once."""
+    from bridge.logpage.api import create_api_token
+
+    token = create_api_token(services(_app()).db, name)
+    click.echo(token)
+
+
+@click.command("prune")
+@click.option("--days", type=click.IntRange(min=1), default=None, help="Default: RETENTION_DAYS (180).")
+def prune_command(days: int | None) -> None:
+    """Delete events older than N days, with their actions, transitions and attempts, in batches."""
+    from bridge.logpage.retention import prune
+
+    svc = services(_app())
+    days = days or svc.settings.retention_days
+    deleted = prune(svc.db, days)
+    click.echo(f"deleted {deleted} events older than {days} days")

@@ -81,13 +81,19 @@ class Event(Base):
 
 class Action(Base):
     __tablename__ = "actions"
-    __table_args__ = (Index("ix_actions_state_next_attempt_at", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_actions_state_next_attempt_at", "state", "next_attempt_at"),
+        # The log's state filter: "events with a failed action" without visiting every event.
+        Index("ix_actions_state_event_id", "state", "event_id"),
+        # The log's chart: actions per hour by state, read from the index alone.
+        Index("ix_actions_created_at_state", "created_at", "state"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
     hook: Mapped[str] = mapped_column(String(128))  # the handler that planned it
     channel: Mapped[str] = mapped_column(String(32))  # "whatsapp", "email", ...
-    recipient: Mapped[str] = mapped_column(String(320))
+    recipient: Mapped[str] = mapped_column(String(320), index=True)  # the log's search by email or phone
     content: Mapped[dict[str, Any]] = mapped_column(JSON)  # rendered: body, subject, template sid...
     state: Mapped[str] = mapped_column(String(16), default=State.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -95,6 +101,10 @@ class Action(Base):
     provider_ref: Mapped[str | None] = mapped_column(String(128), index=True)
     last_error: Mapped[str | None] = mapped_column(Text)
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A staff replay: the planning Action this one re-runs (the Actions it plans follow it).
+    replay_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("actions.id", ondelete="SET NULL", name="fk_actions_replay_of_id")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -180,3 +190,54 @@ class ScheduledRun(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     summary: Mapped[str | None] = mapped_column(Text)
+
+
+class StaffUser(Base):
+    """A person who may open the delivery log. Only an argon2 hash of the password is kept."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lowercased
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LoginFailure(Base):
+    """One refused login; recent rows per (email, address) make the login limit."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_email_address_at", "email", "address", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditEntry(Base):
+    """What a staff member did on the log page: reveal a recipient, retry, replay."""
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    staff_email: Mapped[str] = mapped_column(String(320))  # kept if the account is removed
+    verb: Mapped[str] = mapped_column(String(32))  # "reveal", "retry", "replay", "retry-filtered"
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ApiToken(Base):
+    """A token for the read-only JSON API. Only its SHA-256 is kept; the CLI shows it once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -85,6 +85,8 @@ class _SettingsSchema(Schema):
     RETRY_MAX_ATTEMPTS = fields.Integer(load_default=8, validate=validate.Range(1, 100))
     RETRY_BASE_SECONDS = fields.Float(load_default=5.0, validate=validate.Range(0.01, 3600))
     RETRY_MAX_SECONDS = fields.Float(load_default=3600.0, validate=validate.Range(0.01, 86400))
+    DEAD_LETTER_REPORT_SECONDS = fields.Float(load_default=300.0, validate=validate.Range(1, 86400))
+    READY_MAX_QUEUE_DEPTH = fields.Integer(load_default=10000, validate=validate.Range(min=1))
     RELAY_INTERVAL_SECONDS = fields.Float(load_default=2.0, validate=validate.Range(0.05, 600))
     RELAY_QUEUED_GRACE_SECONDS = fields.Float(load_default=30.0, validate=validate.Range(0.0, 86400))
     RELAY_SENDING_TIMEOUT_SECONDS = fields.Float(load_default=300.0, validate=validate.Range(1, 86400))
@@ -172,6 +174,8 @@ class Settings:
     retry_max_attempts: int
     retry_base_seconds: float
     retry_max_seconds: float
+    dead_letter_report_seconds: float
+    ready_max_queue_depth: int
     relay_interval_seconds: float
     relay_queued_grace_seconds: float
     relay_sending_timeout_seconds: float

@@ -18,7 +18,19 @@ from sqlalchemy import delete
 from bridge import create_app, jobs
 from bridge.db import Database
 from bridge.migrate import upgrade
-from bridge.models import Action, ActionTransition, Attempt, CardAdhesion, DebitRequest, Event, ScheduledRun
+from bridge.models import (
+    Action,
+    ActionTransition,
+    ApiToken,
+    Attempt,
+    AuditEntry,
+    CardAdhesion,
+    DebitRequest,
+    Event,
+    LoginFailure,
+    ScheduledRun,
+    StaffUser,
+)
 from bridge.services import Services, services
 from bridge.signing import signed_request
 from tests import backends
@@ -104,7 +116,19 @@ def _clean_state(database_url: str, redis_url: str) -> Iterator[None]:
     Redis.from_url(redis_url).flushdb()
     db = Database(database_url)
     with db.session() as session:
-        for model in (DebitRequest, CardAdhesion, ScheduledRun, Attempt, ActionTransition, Action, Event):
+        for model in (
+            AuditEntry,
+            LoginFailure,
+            StaffUser,
+            ApiToken,
+            DebitRequest,
+            CardAdhesion,
+            ScheduledRun,
+            Attempt,
+            ActionTransition,
+            Action,
+            Event,
+        ):
             session.execute(delete(model))
     db.dispose()
     yield

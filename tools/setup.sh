@@ -4,7 +4,9 @@
 #
 #   tools/setup.sh run     Python 3.11+, .venv, requirements.txt
 #   tools/setup.sh test    the same with requirements-dev.txt, plus php-cli, php-curl,
-#                          Node.js/npm and Stoplight Prism (tools/install-test-tools.sh)
+#                          Node.js/npm and Stoplight Prism (tools/install-test-tools.sh), and
+#                          Debian's Chromium for the delivery log's browser test (Playwright
+#                          drives /usr/bin/chromium: `playwright install` downloads nothing)
 #
 # As root (CI, a fresh server) missing Debian packages are installed with apt-get; as
 # another user the script names what is missing and the command that installs it.
@@ -59,7 +61,7 @@ fi
 
 if [ "$mode" = test ]; then
     need_debian_packages "command -v php|php-cli" "php -r 'exit(function_exists(\"curl_init\") ? 0 : 1);'|php-curl" \
-        "command -v node|nodejs" "command -v npm|npm"
+        "command -v node|nodejs" "command -v npm|npm" "test -x /usr/bin/chromium|chromium"
     tools/install-test-tools.sh >/dev/null
 fi
 say "ready ($mode)"

@@ -13,6 +13,8 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("bridge.webhooks")
+# Paths whose callers are programs: their errors are answered in JSON.
+MACHINE_PATHS = ("/webhooks/", "/api/", "/openapi.json", "/healthz", "/readyz")
 
 
 class Rejected(Exception):
@@ -48,6 +50,9 @@ def register_webhooks(app: Flask) -> None:
         return rejection(exc.status, exc.error, **exc.detail)
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Response:
-        # JSON errors for every HTTP error (413 from MAX_CONTENT_LENGTH, 404, 405...).
-        return rejection(exc.code or 500, exc.description or exc.name)
+    def _http_error(exc: HTTPException) -> Response | HTTPException:
+        # JSON errors for the machine endpoints (413 from MAX_CONTENT_LENGTH, 404, 405...);
+        # the staff's pages keep Flask's own HTML error pages.
+        if request.path.startswith(MACHINE_PATHS):
+            return rejection(exc.code or 500, exc.description or exc.name)
+        return exc

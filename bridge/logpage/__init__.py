@@ -1,0 +1,20 @@
+"""The delivery log: what staff see, search, retry and export (issue 5).
+
+It only reads the bridge's tables. Whatever it changes goes through the existing write
+paths (bridge.transitions.move, bridge.intake.store_planned / queue_pending), so every
+change is a recorded transition, and every staff act is also an AuditEntry.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_logpage(app: Flask) -> None:
+    """Secret key, cookies, headers and CSRF; the login manager; the page and API blueprints."""
+    from bridge.logpage import api, auth, security, views
+
+    security.configure(app)
+    auth.login_manager.init_app(app)
+    app.register_blueprint(views.blueprint)
+    app.register_blueprint(api.blueprint)
