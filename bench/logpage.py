@@ -30,12 +30,15 @@ from bridge.services import services
 TYPES = "ARRAY['ClientAdd','InvoiceCreated','InvoicePaid','AfterModuleSuspend','ClientEdit']"
 # A constant spliced into constant SQL: nothing from outside reaches the text.
 FILL_EVENTS = f"""
-INSERT INTO events (source, type, external_id, client_id, received_at, payload)
+INSERT INTO events (source, type, external_id, client_id, received_at, payload, search_text)
 SELECT 'whmcs', ({TYPES})[1 + i % 5], 'bench-' || i, (1000 + i % 50000)::text,
        now() - ((CAST(:total AS bigint) - i) * interval '3 seconds'),
        json_build_object('event', ({TYPES})[1 + i % 5], 'params', json_build_object(
            'userid', 1000 + i % 50000, 'firstname', 'Nombre' || (i % 50000), 'lastname', 'Apellido',
-           'email', 'cliente' || (i % 50000) || '@example.com', 'invoiceid', 100000 + i))
+           'email', 'cliente' || (i % 50000) || '@example.com', 'invoiceid', 100000 + i)),
+       -- what bridge.search writes: intake's words plus the planner's (the WhatsApp number)
+       ' bench-' || i || ' ' || (1000 + i % 50000) || ' nombre' || (i % 50000) || ' apellido cliente'
+           || (i % 50000) || '@example.com ' || (100000 + i) || ' +54935155' || lpad((i % 100000)::text, 5, '0') || ' '
 FROM generate_series(CAST(:start AS bigint), CAST(:total AS bigint)) AS i
 """  # noqa: S608
 FILL_ACTIONS = """
@@ -132,6 +135,9 @@ def main() -> None:
         "list, search message sid": f"/log/?q={sample[1]}",
         "list, search event id": f"/log/?q={sample[0]}",
         "list, search email": "/log/?q=cliente4242@example.com",
+        "list, search name": "/log/?q=Nombre4242",
+        "list, search invoice number": f"/log/?q={100000 + sample[0]}",
+        "list, search two words": "/log/?q=apellido+nombre4242",
         "event detail": f"/log/events/{sample[0]}",
         "chart, 7 days": "/log/chart?range=7d",
     }

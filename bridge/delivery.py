@@ -18,11 +18,12 @@ from sqlalchemy import update
 
 from bridge.db import Database
 from bridge.intake import queue_pending, store_planned
-from bridge.models import Action, Attempt, utcnow
+from bridge.models import Action, Attempt, Event, utcnow
 from bridge.planning import PLAN_CHANNEL, Planner, PlanResult
 from bridge.queue import ActionQueue
 from bridge.ratelimit import RateLimiter
 from bridge.retry import RetryPolicy
+from bridge.search import normalise
 from bridge.states import CLAIMABLE, State
 from bridge.transitions import move
 from providers import Provider, ProviderError, SendResult
@@ -149,6 +150,7 @@ class Deliverer:
         with self.db.session() as session:
             if isinstance(result, PlanResult):
                 planned = store_planned(session, action.event_id, result.planned)
+                _add_search_words(session, action.event_id, result.search_words)
             self._finish_attempt(
                 session,
                 attempt_id,
@@ -201,3 +203,11 @@ class Deliverer:
     def _finish_attempt(session: Any, attempt_id: int, started: float, **values: Any) -> None:
         duration_ms = (time.perf_counter() - started) * 1000
         session.execute(update(Attempt).where(Attempt.id == attempt_id).values(duration_ms=duration_ms, **values))
+
+
+def _add_search_words(session: Any, event_id: int, words: tuple[object, ...]) -> None:
+    if not words:
+        return
+    event = session.get(Event, event_id)
+    if event is not None:
+        event.search_text = normalise([*(event.search_text or "").split(), *words])

@@ -20,6 +20,7 @@ from bridge.db import Database
 from bridge.events import InboundEvent
 from bridge.models import Action, ActionTransition, Event
 from bridge.queue import ActionQueue
+from bridge.search import normalise, payload_words
 from bridge.states import State
 from bridge.transitions import move
 from hooks import PlannedAction
@@ -51,6 +52,7 @@ def record_event(db: Database, inbound: InboundEvent, *, plan: bool = True) -> I
                 external_id=inbound.external_id,
                 client_id=inbound.client_id,
                 payload=inbound.payload,
+                search_text=normalise([inbound.external_id, *payload_words(inbound.payload)]),
             )
             session.add(event)
             session.flush()

@@ -75,6 +75,8 @@ class Event(Base):
     client_id: Mapped[str | None] = mapped_column(String(64), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # redacted
+    # What the log page's search box matches (bridge.search): indexed, unlike the payload.
+    search_text: Mapped[str | None] = mapped_column(Text)
 
     actions: Mapped[list[Action]] = relationship(back_populates="event", order_by="Action.id")
 

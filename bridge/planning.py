@@ -18,6 +18,7 @@ from bridge.direct_debit import DirectDebitResolver
 from bridge.enrichment import Enricher
 from bridge.events import InboundEvent
 from bridge.models import Action, Event
+from bridge.search import looked_up_words
 from bridge.settings import Settings
 from hooks import HookContext, HookRegistry, PlannedAction
 from providers.base import SendResult
@@ -31,6 +32,7 @@ PLAN_CHANNEL = "plan"
 @dataclass(frozen=True)
 class PlanResult(SendResult):
     planned: tuple[tuple[str, PlannedAction], ...] = ()
+    search_words: tuple[object, ...] = ()  # what the look-ups taught us, for the log's search
 
 
 def plan_actions(registry: HookRegistry, context: HookContext) -> list[tuple[str, PlannedAction]]:
@@ -86,4 +88,6 @@ class Planner:
         if self.whmcs is None:
             source += " (WHMCS API not configured)"
         note = f"planned {len(planned)} actions {source}"
-        return PlanResult(provider_ref="plan", detail={"note": note}, planned=tuple(planned))
+        phones = [p.recipient for _, p in planned if p.channel == "whatsapp" and p.skip_reason is None]
+        words = looked_up_words(data, phones[0] if phones else None)
+        return PlanResult(provider_ref="plan", detail={"note": note}, planned=tuple(planned), search_words=tuple(words))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, and_, cast, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from bridge.logpage.filters import Filters
@@ -96,8 +96,8 @@ def _search(query: str, region: str) -> list[ColumnElement[bool]]:
     the hooks do (bridge.phones) to the E.164 form the recipients are stored in.
 
     Anything else is split into words that must each match somewhere: the event id, the
-    client id, the webhook id, the payload (names, invoice numbers), an Action's recipient,
-    message or reference. That reads the payloads: see the README's note on scale.
+    client id, or the event's search words (bridge.search: names, emails, phones, invoice
+    numbers, filled at intake and by the planner), a trigram-indexed column on PostgreSQL.
     """
     query = query.strip()
     if _SID.match(query):
@@ -116,30 +116,22 @@ def _search(query: str, region: str) -> list[ColumnElement[bool]]:
 def _term(term: str) -> ColumnElement[bool]:
     if term.isdigit():
         return _number(term)
-    pattern = "%" + _escape(term) + "%"
-    in_actions = or_(
-        _Sub.recipient.ilike(pattern, escape="\\"),
-        _Sub.provider_ref == term,
-        cast(_Sub.content, String).ilike(pattern, escape="\\"),
-    )
+    pattern = "%" + _escape(term.lower()) + "%"
     return or_(
         Event.client_id == term,
         Event.external_id == term,
-        cast(Event.payload, String).ilike(pattern, escape="\\"),
-        exists().where(_Sub.event_id == Event.id, in_actions),
+        Event.search_text.like(pattern, escape="\\"),
+        exists().where(_Sub.event_id == Event.id, _Sub.provider_ref == term),
     )
 
 
 def _number(term: str) -> ColumnElement[bool]:
     """A number matches whole values only (an event id, a client or invoice id), not every
-    payload that happens to contain its digits. The payload is JSON as the bridge wrote it
-    (bridge.db: `"key": value, ...`), so a whole value is `: 88231,` `: 88231}` or `"88231"`."""
-    whole = [f"%: {term},%", f"%: {term}}}%", f'%"{term}"%']
-    payload = cast(Event.payload, String)
+    event whose words happen to contain its digits: the search words are space-delimited."""
     return or_(
         Event.id == int(term) if len(term) < 18 else false(),
         Event.client_id == term,
-        *(payload.like(p) for p in whole),
+        Event.search_text.like(f"% {term} %"),
     )
 
 
