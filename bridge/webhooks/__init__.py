@@ -6,10 +6,12 @@ intake, answers, and only then offers the new Actions to the queue.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("bridge.webhooks")
@@ -25,6 +27,30 @@ class Rejected(Exception):
         self.status = status
         self.error = error
         self.detail = detail
+
+
+def require_json() -> None:
+    if request.mimetype != "application/json":
+        raise Rejected(415, "Content-Type must be application/json")
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or a 400 that says what is wrong with it."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Rejected(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise Rejected(400, "body must be a JSON object")
+    return data
+
+
+def load(schema: Schema, data: dict[str, Any], what: str) -> dict[str, Any]:
+    """`schema.load(data)`, or a 400 naming `what` was expected and the fields at fault."""
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise Rejected(400, f"body is not {what}", fields=exc.messages) from None
 
 
 def rejection(status: int, error: str, **detail: Any) -> Response:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from marshmallow import EXCLUDE, Schema, fields
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bridge.events import WHMCS_EVENTS, InboundEvent
 from bridge.intake import queue_pending, record_event
 from bridge.redaction import redact
 from bridge.services import services
-from bridge.webhooks import Rejected
+from bridge.webhooks import Rejected, json_object, load, require_json
 
 blueprint = Blueprint("whmcs_webhook", __name__)
 
@@ -35,8 +34,7 @@ class EnvelopeSchema(Schema):
 @blueprint.post("/webhooks/whmcs")
 def receive() -> tuple[Response, int]:
     svc = services()
-    if request.mimetype != "application/json":
-        raise Rejected(415, "Content-Type must be application/json")
+    require_json()
     body = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 here
     webhook_id = _verify(body, svc.settings.webhook_secrets)
     envelope = _parse(body)
@@ -72,16 +70,7 @@ def _verify(body: bytes, secrets: list[str]) -> str:
 
 
 def _parse(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Rejected(400, f"body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise Rejected(400, "body must be a JSON object")
-    try:
-        return EnvelopeSchema().load(data)
-    except ValidationError as exc:
-        raise Rejected(400, "body is not a WHMCS event envelope", fields=exc.messages) from None
+    return load(EnvelopeSchema(), json_object(body), "a WHMCS event envelope")
 
 
 def _client_id(params: dict[str, Any]) -> str | None:
