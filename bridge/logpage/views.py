@@ -6,6 +6,7 @@ checked once, in `_guard`, before any view runs.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -156,10 +157,16 @@ def _render_event(event_id: int, revealed: frozenset[int]) -> str:
         mask=mask_recipient,
         mask_text=mask_text,
         mask_payload=mask_payload,
+        pretty_json=_pretty_json,
         unmasked=str,
         format_phone=format_phone,
         tz=_tz(),
     )
+
+
+def _pretty_json(value: Any) -> str:
+    """Readable JSON for staff: accents as they are, not \\u escapes (Jinja escapes the HTML)."""
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
 
 
 @blueprint.get("/chart")

@@ -74,7 +74,11 @@ def _parse(body: bytes) -> dict[str, Any]:
 
 
 def _client_id(params: dict[str, Any]) -> str | None:
-    for key in CLIENT_ID_KEYS:
-        if params.get(key) not in (None, "", 0, "0"):
-            return str(params[key])
+    # The module hooks (AfterModuleSuspend, ...) nest everything under "params".
+    nested = params.get("params") if isinstance(params.get("params"), dict) else {}
+    details = nested.get("clientsdetails") if isinstance(nested.get("clientsdetails"), dict) else {}
+    for source in (params, nested, details):
+        for key in CLIENT_ID_KEYS:
+            if source.get(key) not in (None, "", 0, "0"):
+                return str(source[key])
     return None

@@ -3,6 +3,8 @@ the fixes: retry one, retry all that the filters select, replay; each one audite
 
 from __future__ import annotations
 
+import html
+
 from sqlalchemy import select
 
 from bridge.models import Action, AuditEntry
@@ -23,12 +25,13 @@ def test_the_event_page_shows_everything_but_the_recipients(staff_client, seed, 
     event_id = seed.event()
     svc = services(log_app)
     whatsapp, _ = actions_of(svc, event_id)
-    page = staff_client.get(f"/log/events/{event_id}").text
+    page = html.unescape(staff_client.get(f"/log/events/{event_id}").text)
     assert "+54 9 351 ***-**34" in page and "l***@radioandina.example" in page
     # Nowhere in full: not in the message, not in the payload.
     assert "lucia@radioandina.example" not in page and "555-1234" not in page and "5551234" not in page
     assert "Hola Lucía" in page  # the rendered message
     assert '"email": "l***@radioandina.example"' in page and '"phonenumber": "0351 15 ***-**34"' in page
+    assert '"firstname": "Lucía"' in page  # accents as they are, not \\u escapes
     assert "SMTP unreachable: ConnectionRefusedError" in page  # the attempt's error
     assert "gave up after 1 attempts" in page  # the state history's reason
     assert "S3cret!plain" not in page and '"password"' not in page  # the stored payload, redacted

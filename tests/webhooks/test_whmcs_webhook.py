@@ -233,3 +233,10 @@ def test_an_internal_error_answers_500_without_a_stack_trace(make_app, tmp_path)
     text = response.get_data(as_text=True)
     assert "Traceback" not in text and "sqlite" not in text.lower() and "events" not in text
     assert response.get_json() == {"error": response.get_json()["error"]} and "internal" in text.lower()
+
+
+def test_module_events_name_their_client(post_event, svc):
+    """AfterModule* hooks nest their fields under "params": the client is found there."""
+    response = post_event("AfterModuleSuspend")
+    with svc.db.session() as session:
+        assert session.get(Event, response.get_json()["event_id"]).client_id == "1042"
