@@ -10,6 +10,13 @@ from alembic.config import Config
 from bridge.db import Database
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Made by a migration only where the database allows (pg_trgm on PostgreSQL), so the
+# models do not declare them and autogenerate must not offer to drop them.
+MIGRATION_ONLY_INDEXES = frozenset({"ix_events_search_text_trgm"})
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    return not (type_ == "index" and name in MIGRATION_ONLY_INDEXES)
 
 
 def alembic_config(db: Database) -> Config:

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from bridge.migrate import include_object
 from bridge.models import Base
 
 engine = context.config.attributes["engine"]
@@ -10,6 +11,7 @@ with engine.connect() as connection:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
+        include_object=include_object,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
