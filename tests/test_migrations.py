@@ -35,10 +35,8 @@ def test_upgrade_downgrade_upgrade_on_a_fresh_sqlite(tmp_path):
 def test_the_search_column_is_trigram_indexed_on_postgresql(database_url):
     db = Database(database_url)
     with db.engine.connect() as connection:
-        if db.backend != "postgresql":
-            # SQLite has no trigram index: the search scans, which is fine at its sizes.
-            assert connection.exec_driver_sql("SELECT search_text FROM events LIMIT 1").all() is not None
-        else:
+        assert "search_text" in connection.exec_driver_sql("SELECT * FROM events LIMIT 0").keys()
+        if db.backend == "postgresql":  # SQLite has no trigram index: its search scans
             found = connection.exec_driver_sql(
                 "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_events_search_text_trgm'"
             ).scalar()
