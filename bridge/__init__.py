@@ -33,13 +33,14 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     from bridge.logpage import init_logpage
     from bridge.queue import ActionQueue
     from bridge.redis_embedded import ensure_embedded_redis
+    from bridge.request_log import install_request_log
     from bridge.services import Services
     from bridge.settings import load_settings
     from bridge.webhooks import register_webhooks
     from providers import build_pagos360_api, build_providers, build_whmcs_api
 
     settings = load_settings(overrides=config, environ=environ)
-    configure_logging()
+    configure_logging(settings.log_format)
     app = Flask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, SECRET_KEY=settings.secret_key)
     redis_url = settings.redis_url or ensure_embedded_redis(settings.instance_path)
@@ -63,5 +64,6 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     register_commands(app)
     init_logpage(app)
     app.register_blueprint(health.blueprint)
+    install_request_log(app)
 
     return app

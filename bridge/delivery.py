@@ -153,6 +153,7 @@ class Deliverer:
                 _add_search_words(session, action.event_id, result.search_words)
             self._finish_attempt(
                 session,
+                action,
                 attempt_id,
                 started,
                 outcome=outcome,
@@ -176,7 +177,7 @@ class Deliverer:
         outcome = "throttled" if error.throttled else "permanent_error" if error.permanent else "transient_error"
         with self.db.session() as session:
             self._finish_attempt(
-                session, attempt_id, started, outcome=outcome, http_status=error.http_status, error=str(error)
+                session, action, attempt_id, started, outcome=outcome, http_status=error.http_status, error=str(error)
             )
             if error.throttled:
                 provider = self.providers.get(action.channel)
@@ -196,13 +197,34 @@ class Deliverer:
                 state, reason = State.RETRYING, f"transient error, retry in {delay:.1f}s: {error}"
                 extra = {"next_attempt_at": utcnow() + timedelta(seconds=delay)}
             move(session, action.id, state, reason, expect=[State.SENDING], last_error=str(error), **extra)
-        log.warning("action %s %s: %s", action.id, state, error)
         return Outcome(action.id, state, reason)
 
     @staticmethod
-    def _finish_attempt(session: Any, attempt_id: int, started: float, **values: Any) -> None:
+    def _finish_attempt(session: Any, action: Action, attempt_id: int, started: float, **values: Any) -> None:
+        """Complete the attempt row, and write the attempt's one log line."""
         duration_ms = (time.perf_counter() - started) * 1000
         session.execute(update(Attempt).where(Attempt.id == attempt_id).values(duration_ms=duration_ms, **values))
+        outcome = values.get("outcome")
+        fields = {
+            "event_id": action.event_id,
+            "action_id": action.id,
+            "channel": action.channel,
+            "outcome": outcome,
+            "duration_ms": round(duration_ms, 1),
+            "http_status": values.get("http_status"),
+        }
+        level = logging.INFO if outcome in ("sent", "dry_run") else logging.WARNING
+        detail = f": {values['error']}" if values.get("error") else ""
+        log.log(
+            level,
+            "attempt %s of action %s (%s): %s%s",
+            attempt_id,
+            action.id,
+            action.channel,
+            outcome,
+            detail,
+            extra=fields,
+        )
 
 
 def _add_search_words(session: Any, event_id: int, words: tuple[object, ...]) -> None:

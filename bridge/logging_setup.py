@@ -7,8 +7,10 @@ line is still useful to whoever reads it ("+54*********34", "l***@radioandina.ex
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from datetime import UTC, datetime
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 # A + and 8 or more digits (spaces, dots and dashes between them allowed), or 10+ bare digits.
@@ -45,12 +47,38 @@ class ScrubbingFilter(logging.Filter):
         return True
 
 
-def configure_logging() -> None:
-    """Install the format (unless the host process already set one up) and the filter on
-    every handler of the root logger."""
+# Structured fields the bridge passes with `extra=` (request and attempt lines).
+FIELDS = ("event_id", "action_id", "channel", "outcome", "duration_ms", "http_status", "method", "route", "status")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log collectors: time, level, logger, message, fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        line.update({name: getattr(record, name) for name in FIELDS if hasattr(record, name)})
+        if record.exc_info or record.exc_text:
+            line["exc"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def configure_logging(log_format: str = "text") -> None:
+    """Install the format (unless the host process already set one up: gunicorn, pytest)
+    and the filter on every handler of the root logger. `json`: one JSON object a line."""
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        handler = logging.StreamHandler()
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        if log_format == "json":
+            handler.setFormatter(JsonFormatter())
+        else:
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     for handler in root.handlers:
         if not any(isinstance(f, ScrubbingFilter) for f in handler.filters):
             handler.addFilter(ScrubbingFilter())

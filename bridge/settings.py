@@ -49,6 +49,7 @@ class _SettingsSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
+    LOG_FORMAT = fields.String(load_default="text", validate=validate.OneOf(["text", "json"]))
     BRIDGE_ENV = fields.String(
         load_default="development", validate=validate.OneOf(["development", "production", "test"])
     )
@@ -144,6 +145,7 @@ class _SettingsSchema(Schema):
 class Settings:
     """The validated settings. Attribute names are the environment variables, lowercased."""
 
+    log_format: str
     bridge_env: str
     instance_path: str
     database_url: str

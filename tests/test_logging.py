@@ -34,6 +34,39 @@ def test_what_the_bridge_logs_while_working_is_scrubbed(make_app, post_event, ru
         post_event("ClientAdd")
         run_worker(app)
     text = caplog.text
-    assert "retrying" in text or "failed" in text  # the worker did log about the message
+    assert "(whatsapp): permanent_error: Twilio refused the message" in text  # the worker did log it
     for leaked in ("5493515551234", "3515551234", "lucia@radioandina.example", "S3cret!plain"):
         assert leaked not in text
+
+
+def test_json_lines_carry_the_request_and_attempt_fields(post_event, run_worker, make_app, caplog):
+    import json
+
+    from bridge.logging_setup import JsonFormatter
+
+    app = make_app(LOG_FORMAT="json")
+    with caplog.at_level(logging.INFO):
+        event_id = post_event("ClientAdd").get_json()["event_id"]
+        run_worker(app)
+    formatter = JsonFormatter()
+    lines = [
+        json.loads(formatter.format(r)) for r in caplog.records if r.name in ("bridge.requests", "bridge.delivery")
+    ]
+    [request_line] = [line for line in lines if line["logger"] == "bridge.requests"]
+    assert (
+        request_line["route"] == "/webhooks/whmcs"
+        and request_line["status"] == 202
+        and request_line["method"] == "POST"
+    )
+    attempts = [line for line in lines if line["logger"] == "bridge.delivery"]
+    assert {line["channel"] for line in attempts} == {"plan", "whatsapp", "email"}
+    assert all(line["event_id"] == event_id and line["outcome"] in ("sent", "dry_run") for line in attempts)
+    assert all("duration_ms" in line and line["ts"].endswith("+00:00") for line in attempts)
+
+
+def test_health_checks_are_not_logged_as_requests(client, caplog):
+    with caplog.at_level(logging.INFO):
+        client.get("/healthz")
+        client.get("/no-such-page")
+    routes = [getattr(r, "route", None) for r in caplog.records if r.name == "bridge.requests"]
+    assert routes == ["(no route)"]
