@@ -148,7 +148,20 @@ class Deliverer:
         reason = str(result.detail.get("note", default))
         planned: tuple[int, ...] = ()
         with self.db.session() as session:
-            if isinstance(result, PlanResult):
+            # The move first: if the relay gave this attempt up meanwhile (a stalled worker),
+            # what it planned must not be stored a second time.
+            won = move(
+                session,
+                action.id,
+                State.SENT,
+                reason,
+                expect=[State.SENDING],
+                claim=action.attempts,
+                provider_ref=result.provider_ref,
+                dry_run=result.dry_run,
+                last_error=None,
+            )
+            if won and isinstance(result, PlanResult):
                 planned = store_planned(session, action.event_id, result.planned)
                 _add_search_words(session, action.event_id, result.search_words)
             self._finish_attempt(
@@ -156,20 +169,12 @@ class Deliverer:
                 action,
                 attempt_id,
                 started,
-                outcome=outcome,
+                outcome=outcome if won else f"{outcome}_after_takeover",
                 http_status=result.http_status,
                 provider_ref=result.provider_ref,
             )
-            move(
-                session,
-                action.id,
-                State.SENT,
-                reason,
-                expect=[State.SENDING],
-                provider_ref=result.provider_ref,
-                dry_run=result.dry_run,
-                last_error=None,
-            )
+        if not won:
+            return Outcome(action.id, "superseded", "the relay had given this attempt up")
         queue_pending(self.db, self.queue, planned, "queued by the planner")
         return Outcome(action.id, State.SENT, reason)
 
@@ -196,14 +201,28 @@ class Deliverer:
                 delay = self.policy.delay(action.attempts, error.retry_after)
                 state, reason = State.RETRYING, f"transient error, retry in {delay:.1f}s: {error}"
                 extra = {"next_attempt_at": utcnow() + timedelta(seconds=delay)}
-            move(session, action.id, state, reason, expect=[State.SENDING], last_error=str(error), **extra)
+            move(
+                session,
+                action.id,
+                state,
+                reason,
+                expect=[State.SENDING],
+                claim=action.attempts,
+                last_error=str(error),
+                **extra,
+            )
         return Outcome(action.id, state, reason)
 
     @staticmethod
     def _finish_attempt(session: Any, action: Action, attempt_id: int, started: float, **values: Any) -> None:
         """Complete the attempt row, and write the attempt's one log line."""
         duration_ms = (time.perf_counter() - started) * 1000
-        session.execute(update(Attempt).where(Attempt.id == attempt_id).values(duration_ms=duration_ms, **values))
+        # Only while still open: the relay closes an attempt it gave up on as "lost".
+        session.execute(
+            update(Attempt)
+            .where(Attempt.id == attempt_id, Attempt.outcome.is_(None))
+            .values(duration_ms=duration_ms, **values)
+        )
         outcome = values.get("outcome")
         fields = {
             "event_id": action.event_id,

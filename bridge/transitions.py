@@ -19,6 +19,7 @@ def move(
     reason: str,
     *,
     expect: Iterable[State],
+    claim: int | None = None,
     **fields: Any,
 ) -> bool:
     """Move the action to `to_state` if it is now in one of the `expect` states; say if it did.
@@ -26,14 +27,19 @@ def move(
     The UPDATE's `WHERE state = <the state just read>` is the lock: of two workers (or a
     worker and the relay) racing for the same action, exactly one sees rowcount 1, and
     the loser changes nothing. Every move is recorded with where it came from and why.
-    Extra `fields` are written in the same UPDATE.
+    Extra `fields` are written in the same UPDATE. `claim` (an attempt number) also requires
+    the Action to be on that attempt: a worker finishing a send the relay already gave up
+    on (and another worker may have claimed again) must not move it.
     """
     current = session.scalar(select(Action.state).where(Action.id == action_id))
     if current is None or State(current) not in set(expect) or not can_move(current, to_state):
         return False
+    conditions = [Action.id == action_id, Action.state == current]
+    if claim is not None:
+        conditions.append(Action.attempts == claim)
     result = session.execute(
         update(Action)
-        .where(Action.id == action_id, Action.state == current)
+        .where(*conditions)
         .values(state=str(to_state), updated_at=utcnow(), **fields)
         .execution_options(synchronize_session=False)
     )

@@ -52,3 +52,32 @@ def transitions_of(svc: Services, action_id: int) -> list[tuple[str | None, str,
             select(ActionTransition).where(ActionTransition.action_id == action_id).order_by(ActionTransition.id)
         )
         return [(t.from_state, t.to_state, t.reason) for t in rows]
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and all its descendants. RQ's work-horse puts itself in its own
+    process group (os.setpgrp), so killing the worker's group would spare it."""
+    import os
+    import signal
+    from pathlib import Path
+
+    def children(parent: int) -> list[int]:
+        found: list[int] = []
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            text = (task / "children").read_text() if (task / "children").exists() else ""
+            found.extend(int(p) for p in text.split())
+        return found
+
+    pending, everyone = [pid], []
+    while pending:
+        current = pending.pop()
+        everyone.append(current)
+        try:
+            pending.extend(children(current))
+        except OSError:
+            pass
+    for target in everyone:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

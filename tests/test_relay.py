@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from datetime import timedelta
 from bridge.models import Action, utcnow
 from bridge.services import services
 from bridge.states import State
-from tests.helpers import REPO, actions_of, attempts_of, count, plan_of, transitions_of
+from tests.helpers import REPO, actions_of, attempts_of, count, kill_tree, plan_of, transitions_of
 from tests.slow_http import slow_twilio
 
 SID = "AC" + "1" * 32
@@ -100,7 +99,7 @@ def test_a_worker_killed_mid_send_loses_nothing(make_app, base_config, run_worke
             whatsapp = actions_of(svc, event_id)[0]
             assert whatsapp.channel == "whatsapp" and _state(svc, whatsapp.id) == State.SENDING
         finally:
-            os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work-horse
+            kill_tree(worker.pid)  # the worker and its work-horse (which has its own group)
             worker.wait()
 
         # Before the sending timeout the relay must not touch it: the send may still finish.
@@ -130,3 +129,21 @@ def _wait_for(condition, what, timeout=30.0):
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_planning_that_finishes_after_the_relay_gave_it_up_stores_nothing(post_event, svc, run_worker):
+    """A worker stalls mid-planning; the relay recovers the planning and another worker
+    plans it; when the stalled one finally finishes, its Actions must not be stored too."""
+    event_id = post_event("ClientAdd").get_json()["event_id"]
+    plan = plan_of(svc, event_id)
+    stalled = svc.deliverer("stalled")
+    action, attempt_id = stalled._claim(plan.id)  # the stalled worker's claim and attempt
+    late = utcnow() + timedelta(seconds=svc.settings.relay_sending_timeout_seconds + 1)
+    assert svc.relay().run_once(now=late).recovered_sending == [plan.id]
+    run_worker()  # another worker plans and delivers
+
+    outcome = stalled._sent(action, attempt_id, 0.0, stalled.planner.plan(action))
+
+    assert outcome.state == "superseded"
+    assert [(a.channel, a.state) for a in actions_of(svc, event_id)] == [("whatsapp", "sent"), ("email", "sent")]
+    assert [a.outcome for a in attempts_of(svc, plan.id)] == ["lost", "sent"]
