@@ -39,12 +39,19 @@ class ActionQueue:
         )
 
     def is_waiting(self, action_id: int) -> bool:
-        """True while RQ will still run the Action's job by itself (it has not been lost)."""
+        """True while RQ will still run the Action's job by itself (it has not been lost).
+
+        A job whose hash says "queued" but which is no longer in the queue's list was taken
+        by a worker that died before starting it: lost too."""
+        job_id = job_id_for(action_id)
         try:
-            job = Job.fetch(job_id_for(action_id), connection=self.connection)
+            job = Job.fetch(job_id, connection=self.connection)
         except NoSuchJobError:
             return False
-        return job.get_status(refresh=False) in WAITING
+        status = job.get_status(refresh=False)
+        if status == JobStatus.QUEUED:
+            return self.connection.lpos(self.queue.key, job_id) is not None
+        return status in WAITING
 
     def depth(self) -> int:
         return self.queue.count

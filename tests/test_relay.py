@@ -147,3 +147,14 @@ def test_a_planning_that_finishes_after_the_relay_gave_it_up_stores_nothing(post
     assert outcome.state == "superseded"
     assert [(a.channel, a.state) for a in actions_of(svc, event_id)] == [("whatsapp", "sent"), ("email", "sent")]
     assert [a.outcome for a in attempts_of(svc, plan.id)] == ["lost", "sent"]
+
+
+def test_a_job_taken_off_the_queue_by_a_worker_that_died_is_requeued(post_event, svc, run_worker):
+    """A worker popped the job and died before starting it: its hash still says "queued"."""
+    event_id = post_event("ClientAdd").get_json()["event_id"]
+    plan = plan_of(svc, event_id)
+    svc.redis.lpop(svc.queue.queue.key)  # what the dead worker's dequeue did
+    assert svc.queue.queue.fetch_job(f"action-{plan.id}").get_status() == "queued"
+
+    assert svc.relay().run_once().requeued_lost == [plan.id]
+    assert run_worker() == 3
