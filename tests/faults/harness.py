@@ -27,6 +27,7 @@ from redis import Redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bridge.events import WHMCS_EVENTS
 from bridge.redis_embedded import ensure_embedded_redis
 from bridge.signing import signed_request
 from tests.faults.stand_ins import client_email, client_phone, client_whatsapp
@@ -34,20 +35,7 @@ from tests.helpers import REPO, SECRET, load_sample
 from tests.support.prism import free_port
 
 # Every WHMCS hook the bridge handles, with the shared sample of each as its parameters.
-WHMCS_TYPES = (
-    "ClientAdd",
-    "ClientChangePassword",
-    "ClientEdit",
-    "InvoiceCreated",
-    "InvoiceCreation",
-    "InvoiceCancelled",
-    "InvoicePaid",
-    "AfterModuleSuspend",
-    "AfterModuleUnsuspend",
-    "AfterModuleTerminate",
-    "QuoteCreated",
-    "DomainDelete",
-)
+WHMCS_TYPES = WHMCS_EVENTS
 SILENT_TYPES = frozenset({"InvoiceCreation"})  # routing.toml: channels = [] (drafts)
 FIRST_CLIENT, FIRST_DEBIT_CLIENT = 100_000, 200_000
 FIRST_INVOICE, FIRST_DEBIT_INVOICE = 500_000, 900_000
