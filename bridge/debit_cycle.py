@@ -19,7 +19,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bridge.enrichment import _decimal, _rows
+from bridge.enrichment import to_decimal, whmcs_rows
 from bridge.events import InboundEvent
 from bridge.intake import queue_pending, record_event, store_planned
 from bridge.models import CardAdhesion, DebitRequest, ScheduledRun, utcnow
@@ -90,7 +90,7 @@ def run_debit_cycle(svc: Services, today: date) -> CycleReport:
 def _unpaid_invoices(svc: Services, client_id: str) -> list[dict[str, object]]:
     assert svc.whmcs is not None
     answer = svc.whmcs.call("GetInvoices", userid=client_id, status="Unpaid", limitnum=250)
-    return _rows(answer, "invoices", "invoice")
+    return whmcs_rows(answer, "invoices", "invoice")
 
 
 def _plan_debit(
@@ -113,7 +113,7 @@ def _plan_debit(
         return
     if str(detail.get("status")) != "Unpaid":
         return
-    amount = _decimal(detail.get("balance")) or Decimal(0)
+    amount = to_decimal(detail.get("balance")) or Decimal(0)
     if amount <= 0:
         return
     number = str(detail.get("invoicenum") or invoice.get("invoicenum") or invoice_id)

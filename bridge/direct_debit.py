@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bridge.db import Database
-from bridge.enrichment import Enricher, _rows
+from bridge.enrichment import Enricher, whmcs_rows
 from bridge.event_data import Adhesion, Client, Debit, EventData
 from bridge.models import CardAdhesion
 from bridge.settings import Settings
@@ -94,7 +94,7 @@ class DirectDebitResolver:
             raise ProviderError("the WHMCS API is not configured: the debit group cannot be looked up", permanent=True)
         self.enricher.lookups.append("GetClientGroups")
         name = self.settings.pagos360_client_group_name
-        for group in _rows(self.whmcs.call("GetClientGroups"), "groups", "group"):
+        for group in whmcs_rows(self.whmcs.call("GetClientGroups"), "groups", "group"):
             if str(group.get("groupname", "")).strip().casefold() == name.strip().casefold():
                 return int(group["id"])
         raise ProviderError(f"WHMCS has no client group named {name!r} (PAGOS360_CLIENT_GROUP_NAME)", permanent=True)

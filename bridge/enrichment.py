@@ -81,7 +81,7 @@ class Enricher:
     def _contacts(self, client_id: str) -> tuple[Contact, ...]:
         if self.whmcs is None:
             return ()
-        rows = _rows(self._call("GetContacts", userid=client_id, limitnum=250), "contacts", "contact")
+        rows = whmcs_rows(self._call("GetContacts", userid=client_id, limitnum=250), "contacts", "contact")
         return tuple(
             Contact(
                 id=str(row.get("id", "")),
@@ -106,8 +106,8 @@ class Enricher:
             id=invoice_id,
             number=str(answer.get("invoicenum") or invoice_id),
             client_id=str(answer.get("userid") or ""),
-            total=_decimal(answer.get("total")),
-            balance=_decimal(answer.get("balance")),
+            total=to_decimal(answer.get("total")),
+            balance=to_decimal(answer.get("balance")),
             currency_code=str(answer.get("currencycode") or ""),
             due_date=_date(answer.get("duedate")),
             date_paid=_date(answer.get("datepaid")),
@@ -120,14 +120,14 @@ class Enricher:
             return None
         if self.whmcs is None:
             return Quote(id=quote_id, subject=str(flat.get("subject") or ""), client_id=str(flat.get("userid") or ""))
-        rows = _rows(self._call("GetQuotes", quoteid=quote_id), "quotes", "quote")
+        rows = whmcs_rows(self._call("GetQuotes", quoteid=quote_id), "quotes", "quote")
         if not rows:
             raise NotFound(f"quote {quote_id} no longer exists in WHMCS")
         row = rows[0]
         return Quote(
             id=quote_id,
             subject=str(row.get("subject") or ""),
-            total=_decimal(row.get("total")),
+            total=to_decimal(row.get("total")),
             valid_until=_date(row.get("validuntil")),
             client_id=str(row.get("userid") or ""),
         )
@@ -139,7 +139,7 @@ class Enricher:
         name = str(flat.get("productname") or flat.get("name") or "")
         domain = str(flat.get("domain") or "")
         if not name and self.whmcs is not None:
-            rows = _rows(self._call("GetClientsProducts", serviceid=service_id), "products", "product")
+            rows = whmcs_rows(self._call("GetClientsProducts", serviceid=service_id), "products", "product")
             if rows:
                 name, domain = str(rows[0].get("name") or ""), domain or str(rows[0].get("domain") or "")
         return Service(id=service_id, name=name, domain=domain, suspend_reason=str(flat.get("suspendreason") or ""))
@@ -149,7 +149,7 @@ class Enricher:
         if name or self.whmcs is None or not flat.get("domainid"):
             return name
         try:
-            rows = _rows(self._call("GetClientsDomains", domainid=flat["domainid"]), "domains", "domain")
+            rows = whmcs_rows(self._call("GetClientsDomains", domainid=flat["domainid"]), "domains", "domain")
         except NotFound:
             return ""  # deleted before we asked: the PHP hook adds the name for this reason
         return str(rows[0].get("domainname") or "") if rows else ""
@@ -177,7 +177,7 @@ def _client_from(client_id: str, row: dict[str, Any]) -> Client:
     )
 
 
-def _rows(answer: dict[str, Any], outer: str, inner: str) -> list[dict[str, Any]]:
+def whmcs_rows(answer: dict[str, Any], outer: str, inner: str) -> list[dict[str, Any]]:
     """WHMCS wraps lists as {"quotes": {"quote": [...]}}, or "" when there are none."""
     block = answer.get(outer)
     rows = block.get(inner) if isinstance(block, dict) else None
@@ -197,7 +197,7 @@ def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "on", "yes")
 
 
-def _decimal(value: Any) -> Decimal | None:
+def to_decimal(value: Any) -> Decimal | None:
     try:
         return Decimal(str(value)) if value not in (None, "") else None
     except InvalidOperation:
