@@ -60,8 +60,8 @@ class Cluster:
     web: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     relay: subprocess.Popen[bytes] | None = None
+    worker_count: int = 2
     killed: list[str] = field(default_factory=list)  # worker names we SIGKILLed
-    horses_killed: int = 0  # work-horses killed with them (those busy with a job then)
     unexpected_exits: list[str] = field(default_factory=list)
     _files: list[TextIO] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -73,7 +73,7 @@ class Cluster:
             [sys.executable, "-m", *args],
             cwd=REPO,
             env=self.env,
-            start_new_session=True,  # its own process group: a kill takes the work-horse too
+            start_new_session=True,  # its own process group: a kill takes anything it started
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -82,7 +82,7 @@ class Cluster:
         port = free_port()
         self.web_url = f"http://127.0.0.1:{port}"
         self.web = self._spawn("web", ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "wsgi:app"])
-        self.workers = [self._spawn_worker(i) for i in range(2)]
+        self.workers = [self._spawn_worker(i) for i in range(self.worker_count)]
         self.relay = self._spawn("relay", ["flask", "--app", "wsgi", "relay"])
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -98,27 +98,30 @@ class Cluster:
         return self._spawn(f"worker-{slot}", ["flask", "--app", "wsgi", "worker"])
 
     def kill_worker(self, slot: int) -> str:
-        """SIGKILL a worker and its work-horse, whatever they are doing; start a new one.
+        """SIGKILL a worker, whatever it is doing, and anything it started; start a new one.
 
-        RQ's work-horse puts itself in its own process group (os.setpgrp), so killing the
-        worker's group would leave it running: the worker is stopped, its children found,
-        and all of them killed, as a machine or container dying would."""
+        The worker runs its jobs in its own process (RQ's SimpleWorker, bridge/cli.py), so a
+        kill mid-job takes the job with it, as a machine or container dying would. It is
+        stopped first and its children collected, so that nothing it forked survives."""
         with self._lock:
             process = self.workers[slot]
             name = worker_name(process.pid)
             try:
-                os.kill(process.pid, signal.SIGSTOP)  # no new work-horse from here on
-                horses = _children(process.pid)
+                os.kill(process.pid, signal.SIGSTOP)
+                children = _children(process.pid)
                 os.killpg(process.pid, signal.SIGKILL)
-                for pid in horses:
+                for pid in children:
                     os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
-                horses = []
+                pass
             process.wait()
             self.killed.append(name)
-            self.horses_killed += len(horses)
             self.workers[slot] = self._spawn_worker(slot)
             return name
+
+    def kill_all_workers(self) -> list[str]:
+        """Every worker at once: the machine they run on dies."""
+        return [self.kill_worker(slot) for slot in range(len(self.workers))]
 
     def supervise(self) -> None:
         """Restart a worker that exited by itself (as systemd's Restart= would), and say so."""
@@ -367,6 +370,7 @@ def schedule(rng: random.Random) -> list[tuple[float, str]]:
     plan = [(rng.uniform(0.02, 0.98), "kill") for _ in range(5)]
     plan += [(rng.uniform(0.15, 0.35), "redis"), (rng.uniform(0.6, 0.85), "redis")]
     plan += [(rng.uniform(0.25, 0.45), "whmcs_down"), (rng.uniform(0.1, 0.9), "db_drop")]
+    plan += [(rng.uniform(0.5, 0.7), "crash_after_accept")]
     return sorted(plan)
 
 

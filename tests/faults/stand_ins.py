@@ -135,6 +135,14 @@ class TwilioStandIn:
     requests: list[TwilioRequest] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _rng: random.Random = field(init=False)
+    _after_next_accept: Callable[[TwilioRequest], None] | None = None
+
+    def after_next_accept(self, callback: Callable[[TwilioRequest], None]) -> None:
+        """Call `callback` once, after the next message is accepted and before the answer
+        leaves: the moment a crash makes a duplicate possible (Twilio has the message, the
+        bridge never hears so)."""
+        with self._lock:
+            self._after_next_accept = callback
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -149,7 +157,13 @@ class TwilioStandIn:
                 fault = self._rng.choice(("500", "429", "hang"))
             sid = None if fault else "SM" + uuid.uuid4().hex
             to, body = form.get("To", ""), form.get("Body", "")
-            self.requests.append(TwilioRequest(to, body, fault or "accepted", sid, time.time()))
+            request = TwilioRequest(to, body, fault or "accepted", sid, time.time())
+            self.requests.append(request)
+            callback = None
+            if not fault:
+                callback, self._after_next_accept = self._after_next_accept, None
+        if callback is not None:
+            callback(request)
         if fault == "500":
             return _json(500, {"code": 20500, "message": "Internal Server Error", "status": 500})
         if fault == "429":

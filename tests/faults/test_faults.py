@@ -7,7 +7,8 @@ this process: Twilio's Messages API and WHMCS's API (tests/faults/stand_ins.py),
 
 The load: FAULT_EVENTS signed WHMCS events (300 by default, 2,000 with `make faults`), every hook type in turn,
 each for its own client, plus paid Pagos360 card debits, each for its own invoice and each
-notified twice. While it runs: five SIGKILLs of a worker at random moments, Redis emptied
+notified twice. While it runs: five SIGKILLs of a worker at random moments, one of every
+worker just after Twilio accepted a message (the documented duplicate window), Redis emptied
 (and the embedded one crashed and restarted) twice, a fifth of Twilio's answers 500, 429
 or a hang past the client's timeout, WHMCS's API down for 30 seconds, and every database
 connection dropped once (PostgreSQL). FAULT_SEED picks the moments and the faulty answers.
@@ -44,6 +45,7 @@ from tests.faults.stand_ins import (
     AUTH_TOKEN,
     WHMCS_IDENTIFIER,
     WHMCS_SECRET,
+    TwilioRequest,
     TwilioStandIn,
     WhmcsApiStandIn,
     serve,
@@ -56,6 +58,7 @@ from tests.smtp_server import smtp_server
 EVENTS = int(os.environ.get("FAULT_EVENTS", "300"))
 # A fixed seed: a failure in CI can be replayed with the same kills at the same points.
 SEED = int(os.environ.get("FAULT_SEED", "20261122"))
+WORKERS = 2
 DRAIN_TIMEOUT = float(os.environ.get("FAULT_DRAIN_TIMEOUT", "180"))
 WHMCS_DOWN_SECONDS = 30.0
 TWILIO_TIMEOUT = 1.0
@@ -117,7 +120,7 @@ def test_faults_under_load(base_config, database_url, redis_url, tmp_path, reque
         settings = _settings(base_config, twilio_url, whmcs_url, p360, smtp_port)
         settings["BRIDGE_CONFIG_DIR"] = str(shutil.copytree(DEFAULT_CONFIG_DIR, tmp_path / "config"))
         env = {**os.environ, **{k: str(v) for k, v in settings.items()}}
-        cluster = harness.Cluster(env=env, logs=logs)
+        cluster = harness.Cluster(env=env, logs=logs, worker_count=WORKERS)
 
         debits = max(10, EVENTS // 20)
         events = [harness.whmcs_event(i, whmcs) for i in range(EVENTS)]
@@ -132,9 +135,17 @@ def test_faults_under_load(base_config, database_url, redis_url, tmp_path, reque
         load = harness.Load(cluster.web_url, PAGOS360_TOKEN, posts, max_open=max(30, min(300, len(posts) // 10)))
 
         def kill() -> None:
-            slot = rng.randrange(2)
+            slot = rng.randrange(WORKERS)
             name = cluster.kill_worker(slot)
             faults.add("worker SIGKILLed", worker=name)
+
+        def crash_after_accept() -> None:
+            def crash(message: TwilioRequest) -> None:
+                names = cluster.kill_all_workers()
+                faults.add("every worker SIGKILLed just after Twilio accepted a message", to=message.to, workers=names)
+
+            twilio.after_next_accept(crash)
+            faults.add("armed: crash every worker after Twilio's next accepted message")
 
         def whmcs_down() -> None:
             whmcs.down = True
@@ -164,6 +175,7 @@ def test_faults_under_load(base_config, database_url, redis_url, tmp_path, reque
                     "redis": lambda: harness.empty_redis(redis_url, embedded_redis, faults),
                     "whmcs_down": whmcs_down,
                     "db_drop": db_drop,
+                    "crash_after_accept": crash_after_accept,
                 },
             ),
             daemon=True,
@@ -322,7 +334,7 @@ def _report(db, twilio, whmcs, inbox, load, faults, cluster, events, notes, stat
         },
         "faults": {
             "worker_kills": len(cluster.killed),
-            "work_horses_killed_mid_job": cluster.horses_killed,
+            "crashes_after_twilio_accepted": sum(1 for e in faults.entries if "just after Twilio" in e["fault"]),
             "worker_exits_unprompted": cluster.unexpected_exits,
             "redis_emptied": sum(1 for e in faults.entries if e["fault"].startswith("redis emptied")),
             "twilio_faulty_share": round(
@@ -361,7 +373,8 @@ def _print(request: pytest.FixtureRequest, report: dict[str, Any]) -> None:
         f"  lost sends  {report['attempts_lost']}",
         f"  payments    {pay['added']} added for {pay['debits_paid']} debits paid; distinct {pay['distinct']}; "
         f"twice {pay['added_twice']}",
-        f"  faults      {faults['worker_kills']} worker kills ({faults['work_horses_killed_mid_job']} mid-job); "
+        f"  faults      {faults['worker_kills']} worker kills ({faults['crashes_after_twilio_accepted']} crash of "
+        f"every worker just after Twilio accepted a message); "
         f"unprompted worker exits "
         f"{len(faults['worker_exits_unprompted'])}; Redis emptied {faults['redis_emptied']}x; Twilio faulty "
         f"{faults['twilio_faulty_share']:.0%}; WHMCS refused {faults['whmcs_calls_refused_while_down']} calls "
@@ -407,7 +420,12 @@ def _check(report: dict[str, Any], postgres: bool) -> None:
     assert not unexplained, f"email duplicates outside the documented crash window: {unexplained}"
     assert pay["added"] == pay["distinct"] == pay["debits_paid"]
     assert not pay["missing"] and not pay["unexpected"] and not pay["added_twice"]
-    assert faults["worker_kills"] == 5 and faults["redis_emptied"] == 2
+    # Five single kills at random moments, then every worker at once after an accepted send.
+    assert faults["crashes_after_twilio_accepted"] == 1
+    assert faults["worker_kills"] == 5 + WORKERS and faults["redis_emptied"] == 2
+    # That crash is the documented window: the message it cut off was sent twice, and the
+    # duplicate is counted here (the checks above tie each duplicate to a lost attempt).
+    assert wa["duplicates"] >= 1, "the crash after Twilio accepted a message left no duplicate to count"
     assert faults["whmcs_calls_refused_while_down"] > 0
     assert 0.12 < faults["twilio_faulty_share"] < 0.3
     if postgres:
