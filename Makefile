@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`. Both set themselves up.
-.PHONY: run test faults lint setup-run setup-test
+.PHONY: run test faults bench lint setup-run setup-test
 
 VENV := .venv
 PYTEST_ARGS ?=
@@ -15,6 +15,14 @@ test: setup-test
 # The fault suite at full size (issue 6): 2,000 events under faults; about 10 minutes here.
 faults: setup-test
 	FAULT_EVENTS=2000 $(VENV)/bin/python -m pytest -q tests/faults $(PYTEST_ARGS)
+
+# The benchmark of issue 7 (bench/production.py): a table on the terminal and JSON in
+# bench/results/. About 45 minutes; needs PostgreSQL and Redis (BENCH_DATABASE_URL,
+# BENCH_REDIS_URL) and wrk. Never part of `make test`.
+BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/bench
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/13
+bench: setup-test
+	$(VENV)/bin/python -m bench.production --database-url $(BENCH_DATABASE_URL) --redis-url $(BENCH_REDIS_URL) $(BENCH_ARGS)
 
 lint: setup-test
 	$(VENV)/bin/ruff check .
