@@ -22,16 +22,15 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     # the package's own import free of it lets either be imported first.
     from pathlib import Path
 
-    from redis import Redis
-
     import hooks
-    from bridge import health
+    from bridge import health, metrics
     from bridge.catalog import Catalog
     from bridge.cli import register_commands
     from bridge.db import Database
     from bridge.logging_setup import configure_logging
     from bridge.logpage import init_logpage
     from bridge.queue import ActionQueue
+    from bridge.redis_connection import connect_redis
     from bridge.redis_embedded import ensure_embedded_redis
     from bridge.request_log import install_request_log
     from bridge.services import Services
@@ -40,11 +39,12 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     from providers import build_pagos360_api, build_providers, build_whmcs_api
 
     settings = load_settings(overrides=config, environ=environ)
+    metrics.configure(settings.metrics_dir)  # before anything imports prometheus_client
     configure_logging(settings.log_format)
     app = Flask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, SECRET_KEY=settings.secret_key)
     redis_url = settings.redis_url or ensure_embedded_redis(settings.instance_path)
-    redis = Redis.from_url(redis_url)
+    redis = connect_redis(redis_url)
     longest_call = max(
         settings.twilio_timeout_seconds, settings.smtp_timeout_seconds, settings.whmcs_api_timeout_seconds
     )
@@ -64,6 +64,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     register_commands(app)
     init_logpage(app)
     app.register_blueprint(health.blueprint)
+    metrics.register_endpoint(app)
     install_request_log(app)
 
     return app

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, select, update
 
+from bridge import metrics
 from bridge.db import Database
 from bridge.intake import queue_pending, store_planned
 from bridge.models import Action, Attempt, Event, utcnow
@@ -24,7 +25,7 @@ from bridge.queue import ActionQueue
 from bridge.ratelimit import RateLimiter
 from bridge.retry import RetryPolicy
 from bridge.search import normalise
-from bridge.states import CLAIMABLE, State
+from bridge.states import CLAIMABLE, FINAL, State
 from bridge.transitions import move
 from providers import Provider, ProviderError, SendResult
 
@@ -90,7 +91,7 @@ class Deliverer:
         """Wait for the sender's next slot under its shared rate limit; when that is further
         away than RATE_LIMIT_MAX_WAIT_SECONDS, put the Action back for then instead."""
         with self.db.session() as session:
-            row = session.get(Action, action_id)
+            row = session.execute(select(Action.channel, Action.state).where(Action.id == action_id)).first()
             channel, state = (row.channel, row.state) if row else ("", "")
         provider = self.providers.get(channel)
         key = getattr(provider, "rate_key", None)
@@ -99,8 +100,11 @@ class Deliverer:
             return None
         slot = self.pacing.limiter.reserve(key, rate, self.pacing.max_wait)
         if slot.reserved:
+            if slot.wait > 0:
+                metrics.rate_limit_wait(channel, slot.wait, deferred=False)
             time.sleep(slot.wait)
             return None
+        metrics.rate_limit_wait(channel, slot.wait, deferred=True)
         with self.db.session() as session:
             reason = f"rate limit of {key}: next send slot in {slot.wait:.1f}s"
             later = utcnow() + timedelta(seconds=slot.wait)
@@ -119,7 +123,7 @@ class Deliverer:
         """Compare-and-set into `sending`, and write the attempt row before the send."""
         with self.db.session() as session:
             action = session.get(Action, action_id)
-            if action is None:
+            if action is None or State(action.state) not in CLAIMABLE:
                 return None
             number = action.attempts + 1
             won = move(
@@ -127,18 +131,20 @@ class Deliverer:
                 action_id,
                 State.SENDING,
                 f"attempt {number} by worker {self.worker_name}".strip(),
-                expect=CLAIMABLE,
+                expect=[State(action.state)],  # as just read: the UPDATE checks it is still so
                 attempts=number,
                 next_attempt_at=None,
             )
             if not won:
                 return None
-            attempt = Attempt(action_id=action_id, number=number)
-            session.add(attempt)
-            session.flush()
-            session.refresh(action)
+            attempt_id = session.scalar(
+                insert(Attempt).values(action_id=action_id, number=number).returning(Attempt.id)
+            )
+            # The move's UPDATE went around the ORM: bring the detached copy up to date
+            # by hand rather than reading the row a third time.
             session.expunge(action)
-            return action, attempt.id
+            action.state, action.attempts, action.next_attempt_at = str(State.SENDING), number, None
+            return action, attempt_id
 
     def _sent(self, action: Action, attempt_id: int, started: float, result: SendResult) -> Outcome:
         outcome = "dry_run" if result.dry_run else "sent"
@@ -164,6 +170,9 @@ class Deliverer:
             if won and isinstance(result, PlanResult):
                 planned = store_planned(session, action.event_id, result.planned)
                 _add_search_words(session, action.event_id, result.search_words)
+                _count_planned_final(result)
+            if won:
+                metrics.action_finished(action.channel, State.SENT)
             self._finish_attempt(
                 session,
                 action,
@@ -201,7 +210,7 @@ class Deliverer:
                 delay = self.policy.delay(action.attempts, error.retry_after)
                 state, reason = State.RETRYING, f"transient error, retry in {delay:.1f}s: {error}"
                 extra = {"next_attempt_at": utcnow() + timedelta(seconds=delay)}
-            move(
+            won = move(
                 session,
                 action.id,
                 state,
@@ -211,6 +220,8 @@ class Deliverer:
                 last_error=str(error),
                 **extra,
             )
+            if won and state in FINAL:
+                metrics.action_finished(action.channel, state)
         return Outcome(action.id, state, reason)
 
     @staticmethod
@@ -222,8 +233,10 @@ class Deliverer:
             update(Attempt)
             .where(Attempt.id == attempt_id, Attempt.outcome.is_(None))
             .values(duration_ms=duration_ms, **values)
+            .execution_options(synchronize_session=False)
         )
         outcome = values.get("outcome")
+        metrics.attempt_finished(action.channel, str(outcome), duration_ms / 1000)
         fields = {
             "event_id": action.event_id,
             "action_id": action.id,
@@ -246,9 +259,22 @@ class Deliverer:
         )
 
 
+def _count_planned_final(result: PlanResult) -> None:
+    """Count the planned Actions stored already final: a recorded skip, or a failed hook
+    (the rule bridge.intake applies when it stores them)."""
+    for _hook, plan in result.planned:
+        if plan.skip_reason is not None:
+            metrics.action_finished(plan.channel, State.FAILED if plan.channel == "hook" else State.SKIPPED)
+
+
 def _add_search_words(session: Any, event_id: int, words: tuple[object, ...]) -> None:
     if not words:
         return
-    event = session.get(Event, event_id)
-    if event is not None:
-        event.search_text = normalise([*(event.search_text or "").split(), *words])
+    # Only the one column: the event's payload need not be loaded to extend its words.
+    current = session.scalar(select(Event.search_text).where(Event.id == event_id)) or ""
+    session.execute(
+        update(Event)
+        .where(Event.id == event_id)
+        .values(search_text=normalise([*current.split(), *words]))
+        .execution_options(synchronize_session=False)
+    )

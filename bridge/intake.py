@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bridge.db import Database
@@ -38,33 +39,45 @@ class IntakeResult:
 def record_event(db: Database, inbound: InboundEvent, *, plan: bool = True) -> IntakeResult:
     """Store the event and its planning Action, or find the copy stored before.
 
+    One transaction, and no read before the write: the insert itself says whether the
+    event is new (ON CONFLICT DO NOTHING on its source and external id). Of two copies
+    arriving at once, the second waits for the first to commit and then finds it.
+
     `plan=False` stores the event alone, for the bridge's own events (the debit cycle)
     whose Actions are added by their author."""
-    existing = _find(db, inbound)
-    if existing is not None:
-        return IntakeResult(existing, created=False, pending_action_ids=())
     planning = PlannedAction(channel="plan", recipient="hooks", content={})
-    try:
-        with db.session() as session:
-            event = Event(
-                source=inbound.source,
-                type=inbound.type,
-                external_id=inbound.external_id,
-                client_id=inbound.client_id,
-                payload=inbound.payload,
-                search_text=normalise([inbound.external_id, *payload_words(inbound.payload)]),
+    with db.session() as session:
+        event_id = _insert_new_event(session, inbound)
+        if event_id is None:
+            existing = session.scalar(
+                select(Event.id).where(Event.source == inbound.source, Event.external_id == inbound.external_id)
             )
-            session.add(event)
-            session.flush()
-            pending = store_planned(session, event.id, [("bridge.planner", planning)] if plan else [])
-            event_id = event.id
-    except IntegrityError:
-        # The same event arrived concurrently and the other request committed first.
-        found = _find(db, inbound)
-        if found is None:
-            raise
-        return IntakeResult(found, created=False, pending_action_ids=())
+            if existing is None:  # the conflicting row is committed, so this cannot happen
+                raise RuntimeError(f"event {inbound.source}/{inbound.external_id} conflicted but is not there")
+            return IntakeResult(existing, created=False, pending_action_ids=())
+        pending = store_planned(session, event_id, [("bridge.planner", planning)] if plan else [])
     return IntakeResult(event_id, created=True, pending_action_ids=pending)
+
+
+def _insert_new_event(session: Session, inbound: InboundEvent) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new event's id, or None if the
+    same (source, external_id) is already stored. Both PostgreSQL and SQLite speak it."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(Event)
+        .values(
+            source=inbound.source,
+            type=inbound.type,
+            external_id=inbound.external_id,
+            client_id=inbound.client_id,
+            payload=inbound.payload,
+            search_text=normalise([inbound.external_id, *payload_words(inbound.payload)]),
+        )
+        .on_conflict_do_nothing(index_elements=["source", "external_id"])
+        .returning(Event.id)
+    )
+    return session.scalar(statement)
 
 
 def store_planned(session: Session, event_id: int, planned: Iterable[tuple[str, PlannedAction]]) -> tuple[int, ...]:
@@ -79,22 +92,23 @@ def store_planned(session: Session, event_id: int, planned: Iterable[tuple[str, 
 
 
 def queue_pending(db: Database, queue: ActionQueue, action_ids: Iterable[int], reason: str) -> None:
-    """Queue newly committed Actions; if Redis is down they stay pending for the relay."""
-    for action_id in action_ids:
-        try:
-            queue.enqueue(action_id)
-        except Exception:  # noqa: BLE001 - they are committed; the relay will catch up
-            log.warning("could not queue action %s; the relay will", action_id, exc_info=True)
-            continue
-        with db.session() as session:
+    """Queue newly committed Actions; if Redis is down they stay pending for the relay.
+
+    One Redis round trip and one transaction for all of them: a planning that fans out
+    into several messages should not pay a commit per message."""
+    ids = list(action_ids)
+    if not ids:
+        return
+    try:
+        queue.enqueue_many(ids)
+    except Exception:  # noqa: BLE001 - they are committed; the relay will catch up
+        log.warning("could not queue actions %s; the relay will", ids, exc_info=True)
+        return
+    # Not durable: if a crash loses this commit the Actions are pending again, and the relay
+    # queues them once more (the worker's claim makes a second job for one harmless).
+    with db.session(durable=False) as session:
+        for action_id in ids:
             move(session, action_id, State.QUEUED, reason, expect=[State.PENDING])
-
-
-def _find(db: Database, inbound: InboundEvent) -> int | None:
-    with db.session() as session:
-        return session.scalar(
-            select(Event.id).where(Event.source == inbound.source, Event.external_id == inbound.external_id)
-        )
 
 
 def _action_row(event_id: int, hook: str, plan: PlannedAction) -> Action:

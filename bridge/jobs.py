@@ -3,6 +3,9 @@
 The standard `rq worker` command can run them: the app is then built once per worker
 process from the environment. `bind_app` lets the bridge's own worker command and the
 tests hand over the app they already built.
+
+The Deliverer (planner, rate limiter, providers) is built once per process and app and
+kept: a job then costs its own database and provider work, not the set-up.
 """
 
 from __future__ import annotations
@@ -12,12 +15,16 @@ import os
 from flask import Flask
 from rq import get_current_job
 
+from bridge.delivery import Deliverer
+
 _app: Flask | None = None
+_deliverers: dict[tuple[int, str], Deliverer] = {}
 
 
 def bind_app(app: Flask | None) -> None:
     global _app
     _app = app
+    _deliverers.clear()
 
 
 def _worker_app() -> Flask:
@@ -29,12 +36,19 @@ def _worker_app() -> Flask:
     return _app
 
 
-def perform_action(action_id: int) -> str:
-    """Carry out one Action; returns the state it was left in (for RQ's log)."""
+def _deliverer(app: Flask, worker: str) -> Deliverer:
     from bridge.services import services
 
+    key = (id(app), worker)
+    if key not in _deliverers:
+        _deliverers[key] = services(app).deliverer(worker)
+    return _deliverers[key]
+
+
+def perform_action(action_id: int) -> str:
+    """Carry out one Action; returns the state it was left in (for RQ's log)."""
     app = _worker_app()
     job = get_current_job()
     worker = (job.worker_name if job else None) or f"pid-{os.getpid()}"
     with app.app_context():
-        return services(app).deliverer(worker).deliver(action_id).state
+        return _deliverer(app, worker).deliver(action_id).state

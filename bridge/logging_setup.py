@@ -82,3 +82,6 @@ def configure_logging(log_format: str = "text") -> None:
     for handler in root.handlers:
         if not any(isinstance(f, ScrubbingFilter) for f in handler.filters):
             handler.addFilter(ScrubbingFilter())
+    # The Twilio library logs every request and response, headers included, at INFO:
+    # half a dozen lines per message that the bridge's own attempt line already covers.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from redis import Redis
 from rq import Queue
-from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 PERFORM_ACTION = "bridge.jobs.perform_action"
@@ -29,29 +30,50 @@ class ActionQueue:
 
         Enqueuing an Action twice is harmless: the worker's claim is a compare-and-set.
         """
-        self.queue.enqueue_call(
-            PERFORM_ACTION,
-            args=(action_id,),
-            job_id=job_id_for(action_id),
-            timeout=self.job_timeout,
-            result_ttl=0,  # the database is the record, not RQ
-            failure_ttl=7 * 24 * 3600,
+        self.enqueue_many([action_id])
+
+    def enqueue_many(self, action_ids: Sequence[int]) -> None:
+        """Queue several Actions in one round trip to Redis (all of them or, on error, none)."""
+        if not action_ids:
+            return
+        self.queue.enqueue_many(
+            [
+                Queue.prepare_data(
+                    PERFORM_ACTION,
+                    args=(action_id,),
+                    job_id=job_id_for(action_id),
+                    timeout=self.job_timeout,
+                    result_ttl=0,  # the database is the record, not RQ
+                    failure_ttl=7 * 24 * 3600,
+                )
+                for action_id in action_ids
+            ]
         )
 
-    def is_waiting(self, action_id: int) -> bool:
-        """True while RQ will still run the Action's job by itself (it has not been lost).
+    def lost(self, action_ids: Sequence[int]) -> set[int]:
+        """The Actions among these whose job RQ will no longer run by itself.
 
-        A job whose hash says "queued" but which is no longer in the queue's list was taken
-        by a worker that died before starting it: lost too."""
-        job_id = job_id_for(action_id)
-        try:
-            job = Job.fetch(job_id, connection=self.connection)
-        except NoSuchJobError:
-            return False
-        status = job.get_status(refresh=False)
-        if status == JobStatus.QUEUED:
-            return self.connection.lpos(self.queue.key, job_id) is not None
-        return status in WAITING
+        Lost: no job at all (Redis emptied or restarted), a job that failed or was stopped,
+        or a job whose hash says "queued" but which is no longer in the queue's list (taken
+        by a worker that died before starting it). The queue's list is read once for all of
+        them: one LPOS per Action would scan it each time, which with thousands waiting (a
+        monthly invoice run) makes a relay pass quadratic."""
+        if not action_ids:
+            return set()
+        listed = {raw.decode() for raw in self.connection.lrange(self.queue.key, 0, -1)}
+        pipeline = self.connection.pipeline(transaction=False)
+        for action_id in action_ids:
+            pipeline.hget(Job.key_for(job_id_for(action_id)), "status")
+        found = set()
+        for action_id, raw in zip(action_ids, pipeline.execute(), strict=True):
+            status = raw.decode() if raw is not None else None
+            if status == JobStatus.QUEUED:
+                waiting = job_id_for(action_id) in listed
+            else:
+                waiting = status in WAITING
+            if not waiting:
+                found.add(action_id)
+        return found
 
     def depth(self) -> int:
         return self.queue.count

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from bridge import metrics
 from bridge.db import Database
 from bridge.models import Action, Attempt, utcnow
 from bridge.queue import ActionQueue
@@ -77,14 +78,19 @@ class Relay:
         for action_id in self._ids(State.PENDING, Action.updated_at <= now - self.grace):
             if self._queue(action_id, State.PENDING, "relay: committed but never queued"):
                 report.queued_pending.append(action_id)
-        for action_id in self._ids(State.QUEUED, Action.updated_at <= now - self.grace):
-            if not self.queue.is_waiting(action_id) and self._queue(
-                action_id, State.QUEUED, "relay: the queue lost its job"
-            ):
+        queued = self._ids(State.QUEUED, Action.updated_at <= now - self.grace)
+        for action_id in sorted(self.queue.lost(queued)):
+            if self._queue(action_id, State.QUEUED, "relay: the queue lost its job"):
                 report.requeued_lost.append(action_id)
         for action_id in self._ids(State.RETRYING, Action.next_attempt_at <= now):
             if self._queue(action_id, State.RETRYING, "relay: retry due"):
                 report.queued_retries.append(action_id)
+        metrics.relay_pass(
+            never_queued=len(report.queued_pending),
+            job_lost=len(report.requeued_lost),
+            stuck_sending=len(report.recovered_sending),
+            retries_due=len(report.queued_retries),
+        )
         if report.total:
             log.info(
                 "relay: queued %d pending, %d lost, %d retries; recovered %d from dead workers",
@@ -118,30 +124,21 @@ class Relay:
                 action = session.get(Action, action_id)
                 if action is None:
                     continue
-                session.execute(
+                closed = session.execute(
                     update(Attempt)
                     .where(Attempt.action_id == action_id, Attempt.outcome.is_(None))
                     .values(outcome="lost", error="worker lost during the send")
                 )
+                for _ in range(closed.rowcount or 0):
+                    metrics.attempt_finished(action.channel, "lost")
                 error = "worker lost during the send; the message may have gone out"
                 if action.channel in NOT_REPEATABLE:
                     error = "worker lost during a call that moves money: check the provider before retrying"
-                    won = move(
-                        session, action_id, State.FAILED, f"relay: {error}", expect=[State.SENDING], last_error=error
-                    )
-                elif self.policy.exhausted(action.attempts):
-                    won = move(
-                        session, action_id, State.FAILED, f"relay: {error}", expect=[State.SENDING], last_error=error
-                    )
+                if action.channel in NOT_REPEATABLE or self.policy.exhausted(action.attempts):
+                    to_state, reason, extra = State.FAILED, f"relay: {error}", {}
                 else:
-                    won = move(
-                        session,
-                        action_id,
-                        State.RETRYING,
-                        f"relay: {error}; retrying",
-                        expect=[State.SENDING],
-                        last_error=error,
-                        next_attempt_at=now,
-                    )
-                if won:
+                    to_state, reason, extra = State.RETRYING, f"relay: {error}; retrying", {"next_attempt_at": now}
+                if move(session, action_id, to_state, reason, expect=[State.SENDING], last_error=error, **extra):
                     report.recovered_sending.append(action_id)
+                    if to_state == State.FAILED:
+                        metrics.action_finished(action.channel, State.FAILED)

@@ -1,5 +1,6 @@
 """One log line per request: method, route pattern (never a path, which may hold a token),
-status and duration. Health checks are left out: load balancers call them every second."""
+status and duration. Health checks and metric scrapes are left out: load balancers and
+Prometheus call them every few seconds."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from flask import Flask, Response, g, request
 
 log = logging.getLogger("bridge.requests")
-QUIET = ("/healthz", "/readyz", "/log/static/")
+QUIET = ("/healthz", "/readyz", "/metrics", "/log/static/")
 
 
 def install_request_log(app: Flask) -> None:

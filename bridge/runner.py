@@ -18,6 +18,7 @@ from pathlib import Path
 from flask import Flask
 
 from bridge.migrate import upgrade
+from bridge.redis_connection import redacted
 from bridge.redis_embedded import stop_embedded_redis
 from bridge.services import services
 
@@ -32,6 +33,9 @@ def _commands(port: int, host: str) -> dict[str, list[str]]:
             sys.executable,
             "-m",
             "gunicorn",
+            # Only the metrics hooks (the master's METRICS_DIR set-up); the rest is given here.
+            "--config",
+            "python:bridge.metrics.gunicorn_hooks",
             "--bind",
             f"{host}:{port}",
             "--workers",
@@ -63,7 +67,11 @@ def run_all(app: Flask) -> None:
     signal.signal(signal.SIGTERM, stop)
     dry = [ch for ch, p in svc.providers.items() if type(p).__name__ == "DryRun"]
     database = svc.db.url.render_as_string(hide_password=True)
-    redis_where = settings.redis_url or f"private, under {Path(settings.instance_path) / 'redis'}"
+    redis_where = (
+        redacted(settings.redis_url)
+        if settings.redis_url
+        else f"private, under {Path(settings.instance_path) / 'redis'}"
+    )
     print(f"bridge: listening on http://{host}:{settings.port}  (database {database})", flush=True)
     print(f"bridge: redis {redis_where}", flush=True)
     if dry:

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
 
+from bridge.redis_connection import check_redis_url
+
 DEFAULT_INSTANCE_PATH = Path(__file__).resolve().parent.parent / "instance"
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -120,6 +122,8 @@ class _SettingsSchema(Schema):
     LOGIN_MAX_FAILURES = fields.Integer(load_default=5, validate=validate.Range(1, 1000))
     LOGIN_WINDOW_SECONDS = fields.Integer(load_default=900, validate=validate.Range(1, 86400))
     RETENTION_DAYS = fields.Integer(load_default=180, validate=validate.Range(1, 36500))
+    METRICS_DIR = fields.String(load_default=None)
+    METRICS_TOKEN = fields.String(load_default=None, validate=validate.Length(min=16))
 
     @validates("PAGOS360_EXTERNAL_REFERENCE")
     def _check_reference(self, value: str, **_: object) -> None:
@@ -139,6 +143,15 @@ class _SettingsSchema(Schema):
     @validates("WHMCS_WEBHOOK_SECRET")
     def _check_secret(self, value: str, **_: object) -> None:
         _whsec(value)
+
+    @validates("REDIS_URL")
+    def _check_redis_url(self, value: str | None, **_: object) -> None:
+        if value is None:  # unset: the private embedded Redis
+            return
+        try:
+            check_redis_url(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -206,6 +219,8 @@ class Settings:
     login_max_failures: int
     login_window_seconds: int
     retention_days: int
+    metrics_dir: str
+    metrics_token: str | None
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -262,6 +277,8 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
     instance = Path(str(loaded["INSTANCE_PATH"]))
     if not loaded["DATABASE_URL"]:
         loaded["DATABASE_URL"] = f"sqlite:///{instance / 'bridge.sqlite3'}"
+    if not loaded["METRICS_DIR"]:
+        loaded["METRICS_DIR"] = str(instance / "metrics")
     if loaded["TWILIO_ACCOUNT_SID"] and not loaded["TWILIO_AUTH_TOKEN"]:
         raise SettingsError("invalid settings: TWILIO_AUTH_TOKEN: required when TWILIO_ACCOUNT_SID is set")
     for needed in ("WHMCS_API_IDENTIFIER", "WHMCS_API_SECRET"):

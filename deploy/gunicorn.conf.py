@@ -13,3 +13,18 @@ graceful_timeout = 30
 accesslog = "-"
 access_log_format = "%(h)s %(m)s %(s)s %(b)s %(L)ss"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+# Prometheus multiprocess mode: the master sets PROMETHEUS_MULTIPROC_DIR from METRICS_DIR
+# before forking, removes stale metric files at start and a dead worker's live gauges.
+# Imported when called: this file is read before gunicorn's --chdir puts the app on sys.path.
+def on_starting(server):
+    from bridge.metrics.gunicorn_hooks import on_starting
+
+    on_starting(server)
+
+
+def child_exit(server, worker):
+    from bridge.metrics.gunicorn_hooks import child_exit
+
+    child_exit(server, worker)

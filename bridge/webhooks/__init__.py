@@ -14,18 +14,32 @@ from flask import Flask, Response, jsonify, request
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
+from bridge import metrics
+
 log = logging.getLogger("bridge.webhooks")
 # Paths whose callers are programs: their errors are answered in JSON.
 MACHINE_PATHS = ("/webhooks/", "/api/", "/openapi.json", "/healthz", "/readyz")
+# The reason a refusal is counted under (bridge_requests_rejected_total) when the code that
+# refuses names none: a short fixed word per status, never the message, which varies.
+REASONS = {
+    400: "bad_request",
+    401: "bad_signature",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "wrong_content_type",
+    422: "unknown_event",
+}
 
 
 class Rejected(Exception):
     """A request the bridge refuses; nothing of it is stored."""
 
-    def __init__(self, status: int, error: str, **detail: Any) -> None:
+    def __init__(self, status: int, error: str, *, reason: str | None = None, **detail: Any) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
+        self.reason = reason  # for the metrics; None: the status's word in REASONS
         self.detail = detail
 
 
@@ -39,9 +53,9 @@ def json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Rejected(400, f"body is not valid JSON: {exc}") from None
+        raise Rejected(400, f"body is not valid JSON: {exc}", reason="bad_json") from None
     if not isinstance(data, dict):
-        raise Rejected(400, "body must be a JSON object")
+        raise Rejected(400, "body must be a JSON object", reason="bad_json")
     return data
 
 
@@ -50,14 +64,17 @@ def load(schema: Schema, data: dict[str, Any], what: str) -> dict[str, Any]:
     try:
         return schema.load(data)
     except ValidationError as exc:
-        raise Rejected(400, f"body is not {what}", fields=exc.messages) from None
+        raise Rejected(400, f"body is not {what}", reason="schema", fields=exc.messages) from None
 
 
-def rejection(status: int, error: str, **detail: Any) -> Response:
+def rejection(status: int, error: str, reason: str | None = None, **detail: Any) -> Response:
     # One line per rejected request, with the reason and nothing of the body.
     # The route's pattern, not the path: a path may hold a secret token.
     route = request.url_rule.rule if request.url_rule else request.path
     log.warning("rejected %s %s from %s: %d %s", request.method, route, request.remote_addr, status, error)
+    # Counted by pattern too; an unknown path is one label value, not one per path tried.
+    counted_route = request.url_rule.rule if request.url_rule else "(no route)"
+    metrics.request_rejected(counted_route, reason or REASONS.get(status, f"http_{status}"))
     response = jsonify(error=error, **detail)
     response.status_code = status
     return response
@@ -73,7 +90,7 @@ def register_webhooks(app: Flask) -> None:
 
     @app.errorhandler(Rejected)
     def _rejected(exc: Rejected) -> Response:
-        return rejection(exc.status, exc.error, **exc.detail)
+        return rejection(exc.status, exc.error, exc.reason, **exc.detail)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | HTTPException:

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from bridge import metrics
 from bridge.events import InboundEvent
 from bridge.intake import queue_pending, record_event
 from bridge.redaction import redact
@@ -53,7 +54,7 @@ def receive(token: str) -> tuple[Response, int]:
     expected = svc.settings.pagos360_webhook_token
     # 404, not 401: a wrong token should not even confirm the endpoint exists.
     if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise Rejected(404, "not found")
+        raise Rejected(404, "not found", reason="bad_token")
     require_json()
     note = load(NotificationSchema(), json_object(request.get_data(cache=False)), "a Pagos360 notification")
     entity_id = note["entity_id"]
@@ -67,6 +68,7 @@ def receive(token: str) -> tuple[Response, int]:
         client_id=_client_id(svc.settings.pagos360_external_reference, note["payload"]),
     )
     result = record_event(svc.db, inbound)
+    metrics.event_received("pagos360", inbound.type, duplicate=not result.created)
     queue_pending(svc.db, svc.queue, result.pending_action_ids, "queued on receipt")
     return jsonify(event_id=result.event_id), 200
 

@@ -14,11 +14,12 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from bridge import metrics
 from bridge.events import InboundEvent
 from bridge.intake import record_event
 from bridge.models import Action
 from bridge.services import services
-from bridge.states import State
+from bridge.states import FINAL, State
 from bridge.transitions import move
 from bridge.webhooks import Rejected
 from providers.twilio_errors import describe
@@ -42,7 +43,7 @@ def receive() -> tuple[Response, int]:
     svc = services()
     settings = svc.settings
     if not (settings.twilio_auth_token and settings.public_base_url):
-        raise Rejected(404, "delivery receipts need TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL")
+        raise Rejected(404, "delivery receipts need TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL", reason="not_configured")
     params = request.form.to_dict()
     url = settings.twilio_status_callback_url or ""
     if request.query_string:
@@ -52,7 +53,8 @@ def receive() -> tuple[Response, int]:
         raise Rejected(401, "X-Twilio-Signature does not match")
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
     if not sid or not status:
-        raise Rejected(400, "MessageSid and MessageStatus are required")
+        raise Rejected(400, "MessageSid and MessageStatus are required", reason="schema")
+    metrics.event_received("twilio", "MessageStatus")
     with svc.db.session() as session:
         action_id = session.scalar(select(Action.id).where(Action.provider_ref == sid, Action.channel == "whatsapp"))
         target = STATUS_TO_STATE.get(status)
@@ -61,6 +63,8 @@ def receive() -> tuple[Response, int]:
             reason = f"Twilio: {status}" + (f" ({error})" if error else "")
             extra = {"last_error": error} if error else {}
             moved = move(session, action_id, target, reason, expect=SENT_OR_LATER, **extra)
+            if moved and target in FINAL:
+                metrics.action_finished("whatsapp", target)
             return jsonify(action_id=action_id, state=str(target) if moved else "unchanged"), 200
     if action_id is None:
         # Not one of ours, or it arrived before the worker recorded the sid: keep it on record.

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 from marshmallow import EXCLUDE, Schema, fields
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from bridge import metrics
 from bridge.events import WHMCS_EVENTS, InboundEvent
 from bridge.intake import queue_pending, record_event
 from bridge.redaction import redact
@@ -31,6 +32,9 @@ class EnvelopeSchema(Schema):
     params = fields.Dict(keys=fields.String(), required=True)
 
 
+ENVELOPE = EnvelopeSchema()  # schemas keep no state between loads: one for all requests
+
+
 @blueprint.post("/webhooks/whmcs")
 def receive() -> tuple[Response, int]:
     svc = services()
@@ -49,6 +53,7 @@ def receive() -> tuple[Response, int]:
         client_id=_client_id(params),
     )
     result = record_event(svc.db, inbound)
+    metrics.event_received("whmcs", inbound.type, duplicate=not result.created)
     queue_pending(svc.db, svc.queue, result.pending_action_ids, "queued on receipt")
     return jsonify(event_id=result.event_id), 202
 
@@ -70,7 +75,7 @@ def _verify(body: bytes, secrets: list[str]) -> str:
 
 
 def _parse(body: bytes) -> dict[str, Any]:
-    return load(EnvelopeSchema(), json_object(body), "a WHMCS event envelope")
+    return load(ENVELOPE, json_object(body), "a WHMCS event envelope")
 
 
 def _client_id(params: dict[str, Any]) -> str | None:

@@ -1,0 +1,1 @@
+"""Production mode: Redis Sentinel, several machines simulated as processes, the Procfile and systemd units."""
