@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,16 +41,9 @@ class Database:
         return self.url.get_backend_name()
 
     @contextmanager
-    def session(self, *, durable: bool = True) -> Iterator[Session]:
-        """A session in a transaction: committed on success, rolled back on error.
-
-        `durable=False` (PostgreSQL only) lets the commit return before the WAL is on disk
-        (synchronous_commit off for this transaction alone). Only for writes that the
-        relay redoes if a server crash loses them, such as pending -> queued: it saves a
-        disk flush on every webhook request without weakening what a 2xx promises."""
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction: committed on success, rolled back on error."""
         with self._sessions() as session, session.begin():
-            if not durable and self.backend == "postgresql":
-                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             yield session
 
     def dispose(self) -> None:

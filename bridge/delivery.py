@@ -170,7 +170,6 @@ class Deliverer:
             if won and isinstance(result, PlanResult):
                 planned = store_planned(session, action.event_id, result.planned)
                 _add_search_words(session, action.event_id, result.search_words)
-                _count_planned_final(result)
             if won:
                 metrics.action_finished(action.channel, State.SENT)
             self._finish_attempt(
@@ -257,14 +256,6 @@ class Deliverer:
             detail,
             extra=fields,
         )
-
-
-def _count_planned_final(result: PlanResult) -> None:
-    """Count the planned Actions stored already final: a recorded skip, or a failed hook
-    (the rule bridge.intake applies when it stores them)."""
-    for _hook, plan in result.planned:
-        if plan.skip_reason is not None:
-            metrics.action_finished(plan.channel, State.FAILED if plan.channel == "hook" else State.SKIPPED)
 
 
 def _add_search_words(session: Any, event_id: int, words: tuple[object, ...]) -> None:

@@ -17,12 +17,13 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from bridge import metrics
 from bridge.db import Database
 from bridge.events import InboundEvent
 from bridge.models import Action, ActionTransition, Event
 from bridge.queue import ActionQueue
 from bridge.search import normalise, payload_words
-from bridge.states import State
+from bridge.states import FINAL, State
 from bridge.transitions import move
 from hooks import PlannedAction
 
@@ -88,6 +89,8 @@ def store_planned(session: Session, event_id: int, planned: Iterable[tuple[str, 
     for action in actions:
         reason = action.last_error or f"planned by {action.hook}"
         session.add(ActionTransition(action_id=action.id, from_state=None, to_state=action.state, reason=reason))
+        if State(action.state) in FINAL:  # a recorded skip or a failed hook: final at birth
+            metrics.action_finished(action.channel, State(action.state))
     return tuple(a.id for a in actions if a.state == State.PENDING)
 
 
@@ -104,9 +107,7 @@ def queue_pending(db: Database, queue: ActionQueue, action_ids: Iterable[int], r
     except Exception:  # noqa: BLE001 - they are committed; the relay will catch up
         log.warning("could not queue actions %s; the relay will", ids, exc_info=True)
         return
-    # Not durable: if a crash loses this commit the Actions are pending again, and the relay
-    # queues them once more (the worker's claim makes a second job for one harmless).
-    with db.session(durable=False) as session:
+    with db.session() as session:
         for action_id in ids:
             move(session, action_id, State.QUEUED, reason, expect=[State.PENDING])
 
