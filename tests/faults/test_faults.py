@@ -103,7 +103,7 @@ def _settings(base_config: dict[str, Any], twilio: str, whmcs: str, p360: Any, s
     }
 
 
-def test_faults_under_load(base_config, database_url, redis_url, tmp_path, request):
+def test_faults_under_load(base_config, database_url, redis_url, tmp_path, capsys):
     rng = random.Random(SEED)
     embedded_redis = not backends.TEST_REDIS_URL
     postgres = database_url.startswith("postgresql")
@@ -198,7 +198,7 @@ def test_faults_under_load(base_config, database_url, redis_url, tmp_path, reque
             cluster.stop()
             whmcs.down = False
 
-    _print(request, report)
+    _print(capsys, report)
     _save(report)
     _check(report, postgres)
 
@@ -356,7 +356,7 @@ def _report(db, twilio, whmcs, inbox, load, faults, cluster, events, notes, stat
     }
 
 
-def _print(request: pytest.FixtureRequest, report: dict[str, Any]) -> None:
+def _print(capsys: pytest.CaptureFixture[str], report: dict[str, Any]) -> None:
     """The counts, on the terminal whether or not pytest captures output (-s or not)."""
     events, actions, wa, mail, pay = (report[k] for k in ("events", "actions", "whatsapp", "email", "payments"))
     faults, secs = report["faults"], report["seconds"]
@@ -383,13 +383,10 @@ def _print(request: pytest.FixtureRequest, report: dict[str, Any]) -> None:
     ]
     for entry in faults["log"]:
         lines.append(f"    t={entry['at_s']:>6.1f}s  {entry['fault']}" + (f"  {entry}" if len(entry) > 2 else ""))
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.ensure_newline()
-        for line in lines:
-            reporter.write_line(line)
-    else:
-        print("\n".join(lines))
+    # The terminal reporter writes to a stdout that pytest's fd capture swallows during a
+    # passing test; with capture disabled the lines reach the terminal (and CI's log).
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
 
 
 def _save(report: dict[str, Any]) -> None:
