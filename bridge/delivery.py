@@ -25,7 +25,7 @@ from bridge.queue import ActionQueue
 from bridge.ratelimit import RateLimiter
 from bridge.retry import RetryPolicy
 from bridge.search import normalise
-from bridge.states import CLAIMABLE, FINAL, State
+from bridge.states import CLAIMABLE, State
 from bridge.transitions import move
 from providers import Provider, ProviderError, SendResult
 
@@ -170,8 +170,6 @@ class Deliverer:
             if won and isinstance(result, PlanResult):
                 planned = store_planned(session, action.event_id, result.planned)
                 _add_search_words(session, action.event_id, result.search_words)
-            if won:
-                metrics.action_finished(action.channel, State.SENT)
             self._finish_attempt(
                 session,
                 action,
@@ -209,7 +207,7 @@ class Deliverer:
                 delay = self.policy.delay(action.attempts, error.retry_after)
                 state, reason = State.RETRYING, f"transient error, retry in {delay:.1f}s: {error}"
                 extra = {"next_attempt_at": utcnow() + timedelta(seconds=delay)}
-            won = move(
+            move(
                 session,
                 action.id,
                 state,
@@ -219,8 +217,6 @@ class Deliverer:
                 last_error=str(error),
                 **extra,
             )
-            if won and state in FINAL:
-                metrics.action_finished(action.channel, state)
         return Outcome(action.id, state, reason)
 
     @staticmethod

@@ -140,5 +140,3 @@ class Relay:
                     to_state, reason, extra = State.RETRYING, f"relay: {error}; retrying", {"next_attempt_at": now}
                 if move(session, action_id, to_state, reason, expect=[State.SENDING], last_error=error, **extra):
                     report.recovered_sending.append(action_id)
-                    if to_state == State.FAILED:
-                        metrics.action_finished(action.channel, State.FAILED)

@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from bridge import metrics
 from bridge.models import Action, ActionTransition, utcnow
-from bridge.states import State, can_move
+from bridge.states import FINAL, State, can_move
 
 
 def move(
@@ -43,17 +44,20 @@ def move(
     conditions = [Action.id == action_id, Action.state == current]
     if claim is not None:
         conditions.append(Action.attempts == claim)
-    result = session.execute(
+    channel = session.execute(
         update(Action)
         .where(*conditions)
         .values(state=str(to_state), updated_at=utcnow(), **fields)
+        .returning(Action.channel)
         .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
+    ).scalar_one_or_none()
+    if channel is None:
         return False
     # A Core insert, not session.add: the row is never read back here, and the ORM's unit
     # of work costs more than the statement on this path taken several times per job.
     session.execute(
         insert(ActionTransition).values(action_id=action_id, from_state=current, to_state=str(to_state), reason=reason)
     )
+    if to_state in FINAL:  # every move into a final state passes here: counted once, here
+        metrics.action_finished(channel, to_state)
     return True

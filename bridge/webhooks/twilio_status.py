@@ -19,7 +19,7 @@ from bridge.events import InboundEvent
 from bridge.intake import record_event
 from bridge.models import Action
 from bridge.services import services
-from bridge.states import FINAL, State
+from bridge.states import State
 from bridge.transitions import move
 from bridge.webhooks import Rejected
 from providers.twilio_errors import describe
@@ -63,8 +63,6 @@ def receive() -> tuple[Response, int]:
             reason = f"Twilio: {status}" + (f" ({error})" if error else "")
             extra = {"last_error": error} if error else {}
             moved = move(session, action_id, target, reason, expect=SENT_OR_LATER, **extra)
-            if moved and target in FINAL:
-                metrics.action_finished("whatsapp", target)
             return jsonify(action_id=action_id, state=str(target) if moved else "unchanged"), 200
     if action_id is None:
         # Not one of ours, or it arrived before the worker recorded the sid: keep it on record.
