@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
 from redis import Redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -30,7 +29,7 @@ from bridge.db import Database
 from bridge.migrate import upgrade
 from bridge.settings import Settings
 from tests.faults import harness, stand_ins
-from tests.helpers import REPO, SECRET, load_sample
+from tests.helpers import REPO, SECRET, load_sample, wait_until_healthy
 from tests.support.prism import free_port
 
 GUNICORN_CONF = REPO / "deploy" / "gunicorn.conf.py"
@@ -192,7 +191,7 @@ class BenchCluster(harness.Cluster):
         self.web_url = f"http://127.0.0.1:{port}"
         self.env = {**self.env, "BIND": f"127.0.0.1:{port}"}
         self.web = self._spawn("web", ["gunicorn", "--config", str(GUNICORN_CONF), app])
-        wait_for(lambda: _answers(f"{self.web_url}/healthz"), 30, f"web did not come up; see {self.logs}/web.log")
+        wait_until_healthy(self.web_url, see=f"{self.logs}/web.log")
 
     def start_workers(self, count: int) -> None:
         self.workers = [self._spawn_worker(slot) for slot in range(count)]
@@ -212,13 +211,6 @@ class BenchCluster(harness.Cluster):
     def web_processes(self) -> list[int]:
         """The gunicorn workers (the master only forks and watches them)."""
         return harness._children(self.web.pid) if self.web else []
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=1).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def wait_for(check: Callable[[], bool], timeout: float, failure: str, every: float = 0.1) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 from typing import Any
 
+import requests
 from sqlalchemy import func, select
 
 from bridge.models import Action, ActionTransition, Attempt
@@ -81,3 +83,18 @@ def kill_tree(pid: int) -> None:
             os.kill(target, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def wait_until_healthy(base_url: str, timeout: float = 30.0, see: str = "") -> None:
+    """Poll GET <base_url>/healthz until a web process just started answers 200.
+
+    Posting before then would have to be retried, and a retried post is a new event."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{base_url} did not answer /healthz within {timeout:.0f}s" + (f"; see {see}" if see else ""))

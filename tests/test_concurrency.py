@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
@@ -13,7 +12,7 @@ import requests
 from bridge.models import Action, Event
 from bridge.services import services
 from bridge.signing import signed_request
-from tests.helpers import REPO, SECRET, count, load_sample
+from tests.helpers import REPO, SECRET, count, load_sample, wait_until_healthy
 from tests.support.prism import free_port
 
 
@@ -29,23 +28,12 @@ def _web_process(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     return process, f"http://127.0.0.1:{port}"
 
 
-def _wait_up(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
-
-
 def test_twenty_posts_of_one_event_to_two_web_processes(app, base_config):
     env = {**os.environ, **{k: str(v) for k, v in base_config.items()}}
     web = [_web_process(env) for _ in range(2)]
     try:
         for _, url in web:
-            _wait_up(url)
+            wait_until_healthy(url)
         body, headers = signed_request(
             SECRET, "ClientAdd", load_sample("whmcs_hooks", "ClientAdd"), webhook_id="msg_twice"
         )

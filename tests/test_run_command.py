@@ -10,9 +10,7 @@ import subprocess
 import sys
 import time
 
-import requests
-
-from tests.helpers import REPO
+from tests.helpers import REPO, wait_until_healthy
 from tests.support.prism import free_port
 
 SETTING_NAMES = ("DATABASE_URL", "REDIS_URL", "TWILIO_", "SMTP_", "WHMCS_", "PORT", "INSTANCE_PATH", "MAIL_FROM")
@@ -47,7 +45,7 @@ def test_up_then_send_test_event_then_recent(tmp_path):
     )
     try:
         # Wait for the web to answer before posting: a retried post would be a new event.
-        _wait_until_healthy(f"http://127.0.0.1:{env['PORT']}/healthz")
+        wait_until_healthy(f"http://127.0.0.1:{env['PORT']}", timeout=60)
         sent = _flask(env, "send-test-event", "ClientAdd")
         assert sent.stdout.startswith('202 {"event_id":1}'), sent.stdout + sent.stderr
         recent = _retry(lambda: _flask(env, "recent"), lambda r: r.stdout.count("[DRY RUN") == 2)
@@ -68,18 +66,6 @@ def test_up_then_send_test_event_then_recent(tmp_path):
 def test_a_bad_setting_stops_the_cli_with_its_name(tmp_path):
     result = _flask(_clean_env(INSTANCE_PATH=str(tmp_path), PORT="http"), "recent")
     assert result.returncode != 0 and "PORT" in result.stderr
-
-
-def _wait_until_healthy(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {timeout:.0f}s")
 
 
 def _retry(run, done, timeout=40.0):

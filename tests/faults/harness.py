@@ -31,7 +31,7 @@ from bridge.events import WHMCS_EVENTS
 from bridge.redis_embedded import ensure_embedded_redis
 from bridge.signing import signed_request
 from tests.faults.stand_ins import client_email, client_phone, client_whatsapp
-from tests.helpers import REPO, SECRET, load_sample
+from tests.helpers import REPO, SECRET, load_sample, wait_until_healthy
 from tests.support.prism import free_port
 
 # Every WHMCS hook the bridge handles, with the shared sample of each as its parameters.
@@ -84,15 +84,7 @@ class Cluster:
         self.web = self._spawn("web", ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "wsgi:app"])
         self.workers = [self._spawn_worker(i) for i in range(self.worker_count)]
         self.relay = self._spawn("relay", ["flask", "--app", "wsgi", "relay"])
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.web_url}/healthz", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"the web process did not come up; see {self.logs / 'web.log'}")
+        wait_until_healthy(self.web_url, see=str(self.logs / "web.log"))
 
     def _spawn_worker(self, slot: int) -> subprocess.Popen[bytes]:
         return self._spawn(f"worker-{slot}", ["flask", "--app", "wsgi", "worker"])
