@@ -48,6 +48,9 @@ class NotificationSchema(Schema):
     payload = fields.Dict(keys=fields.String(), load_default=dict)
 
 
+NOTIFICATION = NotificationSchema()  # schemas keep no state between loads: one for all requests
+
+
 @blueprint.post("/webhooks/pagos360/<token>")
 def receive(token: str) -> tuple[Response, int]:
     svc = services()
@@ -56,7 +59,7 @@ def receive(token: str) -> tuple[Response, int]:
     if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
         raise Rejected(404, "not found", reason="bad_token")
     require_json()
-    note = load(NotificationSchema(), json_object(request.get_data(cache=False)), "a Pagos360 notification")
+    note = load(NOTIFICATION, json_object(request.get_data(cache=False)), "a Pagos360 notification")
     entity_id = note["entity_id"]
     entity = ENTITY_ALIASES.get(note["entity_name"], note["entity_name"])
     payload = redact({**note, "entity_id": entity_id})
