@@ -10,7 +10,7 @@ What the shapes rest on:
 - Create fields `card_adhesion_id`, `month`, `year`, `amount`, `description`, `metadata`:
   the developer pages' attribute tables (amount "00000000.00": up to 8 integer digits and 2
   decimals) and integrations that call it (pagos360/sdk-.net `CardDebitRequest`).
-- Answers to reads: the shared samples (../shared/samples/pagos360/api.*.json).
+- Answers to reads: the shared samples (testdata/samples/pagos360/api.*.json).
 - Error answers: Pagos360 documents no error body. Its .NET SDK reads an `"errors": [...]` list
   and its PHP SDK maps 400/401/403 to exceptions, so the message is taken, in that order, from
   `message`, `errors` (a list, or a dict of field errors) or `error`, and the status decides

@@ -1,4 +1,4 @@
-"""Helpers the tests share: the test secret, the shared samples, and row readers."""
+"""Helpers the tests share: the test secret, the recorded samples, and row readers."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from bridge.models import Action, ActionTransition, Attempt
 from bridge.services import Services
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-SAMPLES = SHARED / "samples"
+TESTDATA = REPO / "testdata"
+SAMPLES = TESTDATA / "samples"
 SECRET = "whsec_" + base64.b64encode(b"test-secret-0123456789abcdef").decode()
 
 

@@ -2,7 +2,7 @@
 
 It serves what `providers/pagos360.py` uses: GET /card-adhesion/{id}, GET /card-debit-request/{id}
 (and the other entity paths, from the same stores) and POST /card-debit-request, answering with
-the shapes of ../shared/samples/pagos360/api.*.json. Error bodies are `{"code", "message",
+the shapes of testdata/samples/pagos360/api.*.json. Error bodies are `{"code", "message",
 "errors"}`: Pagos360 documents none, so this is an assumption the client reads tolerantly.
 
     with pagos360_stand_in() as p360:
@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples" / "pagos360"
+SAMPLES = Path(__file__).resolve().parent.parent / "testdata" / "samples" / "pagos360"
 API_KEY = "p360-test-key-7f3a9c"
 ARGENTINA = timezone(timedelta(hours=-3))
 ENTITY_PATH = re.compile(r"^/(card-adhesion|adhesion|card-debit-request|debit-request|payment-request)/(\d+)$")

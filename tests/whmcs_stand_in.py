@@ -1,4 +1,4 @@
-"""WHMCS's API at the HTTP edge: answers `includes/api.php` from the shared samples.
+"""WHMCS's API at the HTTP edge: answers `includes/api.php` from the recorded samples.
 
 WHMCS is outside this machine, so it is faked where the bridge's requests leave it
 (`responses`); everything on the bridge's side of that edge runs for real.
@@ -22,7 +22,7 @@ SETTINGS = {
     "WHMCS_API_IDENTIFIER": "bridge-identifier",
     "WHMCS_API_SECRET": "bridge-secret",
 }
-# One contact who takes invoice emails only (the shared samples have no GetContacts answer).
+# One contact who takes invoice emails only (the recorded samples have no GetContacts answer).
 CONTACTS = {
     "result": "success",
     "totalresults": 1,

@@ -34,7 +34,7 @@ from tests.faults.stand_ins import client_email, client_phone, client_whatsapp
 from tests.helpers import REPO, SECRET, load_sample, wait_until_healthy
 from tests.support.prism import free_port
 
-# Every WHMCS hook the bridge handles, with the shared sample of each as its parameters.
+# Every WHMCS hook the bridge handles, with the recorded sample of each as its parameters.
 WHMCS_TYPES = WHMCS_EVENTS
 SILENT_TYPES = frozenset({"InvoiceCreation"})  # routing.toml: channels = [] (drafts)
 FIRST_CLIENT, FIRST_DEBIT_CLIENT = 100_000, 200_000

@@ -9,7 +9,7 @@ With `faulty` set, a seeded 20 % of requests answer 500 (code 20500), 429 (code 
 or hang past the client's timeout. A request that hangs or is refused creates no
 message: only 201 answers count as deliveries.
 
-WHMCS: `includes/api.php` answered from ../shared/samples/whmcs_api, one client per
+WHMCS: `includes/api.php` answered from testdata/samples/whmcs_api, one client per
 client id (a phone number and email derived from the id, so every event of the load has
 its own recipients), invoices and quotes owned by the clients the test registers, and
 AddInvoicePayment kept: a later GetInvoice shows the payment and the invoice paid.
@@ -203,7 +203,7 @@ class TwilioStandIn:
 
 @dataclass
 class WhmcsApiStandIn:
-    """POST /includes/api.php, answered per record id from the shared samples."""
+    """POST /includes/api.php, answered per record id from the recorded samples."""
 
     down: bool = False
     invoice_owner: dict[int, int] = field(default_factory=dict)

@@ -15,7 +15,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 HARNESS = REPO / "tests" / "php" / "harness.php"
 HOOK_FILE = REPO / "whmcs" / "includes" / "hooks" / "whatsapp_bridge.php"
-SAMPLES = REPO.parent / "shared" / "samples"
+SAMPLES = REPO / "testdata" / "samples"
 HOOK_SAMPLES = SAMPLES / "whmcs_hooks"
 API_SAMPLES = SAMPLES / "whmcs_api"
 

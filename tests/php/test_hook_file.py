@@ -5,7 +5,7 @@ for WHMCS) against a small HTTP receiver on 127.0.0.1 that checks signatures
 with the `standardwebhooks` package, the same check the bridge makes.
 
 Needs `php` with the curl extension (Debian: apt-get install php-cli php-curl)
-and the shared samples in <repo>/../shared/samples.
+and the shared samples in <repo>/testdata/samples (copied from the project's shared folder).
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def php_available():
     if "curl" not in modules:
         pytest.fail("php has no curl extension: `apt-get install php-curl` (Debian)")
     if not HOOK_SAMPLES.is_dir() or not API_SAMPLES.is_dir():
-        pytest.fail(f"shared samples not found at {SAMPLES} (expected ../shared beside the repo)")
+        pytest.fail(f"shared samples not found at {SAMPLES} (expected testdata/samples in the repo)")
 
 
 # --------------------------------------------------------------------------

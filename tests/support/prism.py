@@ -52,7 +52,7 @@ Pointing any existing ``twilio.rest.Client`` (twilio 9.x) at Prism::
 (:func:`point_twilio_client_at` does exactly that.)
 
 Environment overrides: ``TWILIO_OPENAPI_SPEC`` (spec path, default
-``<repo>/../shared/twilio/twilio_api_v2010.json``), ``PRISM_BIN`` (prism
+``<repo>/testdata/twilio/twilio_api_v2010.json``), ``PRISM_BIN`` (prism
 executable, default ``<repo>/tools/node_modules/.bin/prism``).
 """
 
@@ -74,7 +74,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PRISM_BIN = REPO_ROOT / "tools" / "node_modules" / ".bin" / "prism"
-DEFAULT_SPEC = REPO_ROOT.parent / "shared" / "twilio" / "twilio_api_v2010.json"
+DEFAULT_SPEC = REPO_ROOT / "testdata" / "twilio" / "twilio_api_v2010.json"
 INSTALL_HINT = "run tools/install-test-tools.sh (needs node >= 18.20.1 and npm)"
 
 #: Credentials that satisfy the spec (``^AC[0-9a-fA-F]{32}$``); Prism only
