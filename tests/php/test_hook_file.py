@@ -301,7 +301,14 @@ def test_registers_default_hooks_and_cron(panel):
     assert report["activity_log"] == []
 
 
-SAMPLE_HOOKS = sorted(p.stem for p in HOOK_SAMPLES.glob("*.json"))
+# Every event the hook file can send, each with its recorded sample (the samples folder also
+# holds hooks the bridge does not handle yet: those are not posted, so not tested here).
+SAMPLE_HOOKS = sorted(ALL_EVENTS)
+
+
+def test_every_handled_event_has_a_recorded_sample():
+    missing = [hook for hook in ALL_EVENTS if not (HOOK_SAMPLES / f"{hook}.json").is_file()]
+    assert missing == []
 
 
 @pytest.mark.parametrize("hook", SAMPLE_HOOKS)
