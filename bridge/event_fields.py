@@ -13,12 +13,14 @@ reads as empty in every shape.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 _NUMERIC = int | float | Decimal
 MAX_NUMBER = 2**31 - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class EventShapeError(ValueError):
@@ -39,11 +41,17 @@ def _is_empty(value: Any) -> bool:
 
 
 def text(value: Any, field: str) -> str:
-    """A text field: strings as they are, numbers written out, empty for nothing."""
+    """A text field: strings as they are, numbers written out, empty for nothing.
+
+    What a look-up answered was not cleaned at the door like the hook's own fields
+    (bridge.inbound), so the same rule applies here: NUL removed, a lone surrogate refused
+    (no database can store it)."""
     if _is_empty(value):
         return ""
     if isinstance(value, str):
-        return value
+        if _SURROGATE.search(value):
+            raise EventShapeError(field, "text", value)
+        return value.replace("\x00", "")
     if isinstance(value, bool | _NUMERIC):
         return str(value)
     raise EventShapeError(field, "text", value)

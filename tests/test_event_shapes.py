@@ -74,21 +74,39 @@ def test_a_field_of_the_wrong_shape_fails_the_planning_at_once(case, post_event,
     assert actions_of(svc, event_id) == []  # nothing planned from a half-read event
 
 
-def test_a_group_id_from_whmcs_that_is_not_a_number_names_the_api_field(post_event, make_app, run_worker):
+def _planned_with_client(make_app, post_event, run_worker, **client_fields):
+    """A ClientChangePassword planned against a WHMCS whose GetClientsDetails answers
+    the sample client with `client_fields` changed."""
     stand_in = WhmcsStandIn()
     details = copy.deepcopy(load_sample("whmcs_api", "GetClientsDetails"))
-    client = details.get("client", details)
-    client["groupid"] = "Mayoristas"
+    details["client"].update(client_fields)
     stand_in.answers["GetClientsDetails"] = details
     with responses.RequestsMock(assert_all_requests_are_fired=False) as edge:
         edge.add_callback(responses.POST, API_URL, callback=stand_in)
         app = make_app(**SETTINGS)
         event_id = post_event("ClientChangePassword").get_json()["event_id"]
         run_worker(app)
+    return services(app), event_id
 
-    plan = plan_of(services(app), event_id)
+
+def test_a_group_id_from_whmcs_that_is_not_a_number_names_the_api_field(post_event, make_app, run_worker):
+    svc, event_id = _planned_with_client(make_app, post_event, run_worker, groupid="Mayoristas")
+    plan = plan_of(svc, event_id)
     assert (plan.state, plan.attempts) == (State.FAILED, 1)
     assert plan.last_error == "field GetClientsDetails.groupid: expected a number, got 'Mayoristas'"
+
+
+def test_text_from_whmcs_is_held_to_the_inbound_rules(post_event, make_app, run_worker):
+    """The API's answer was not cleaned at the door: NUL is removed, a lone surrogate fails."""
+    svc, event_id = _planned_with_client(make_app, post_event, run_worker, firstname="Lu\x00cía")
+    assert plan_of(svc, event_id).state == State.SENT
+    whatsapp = next(a for a in actions_of(svc, event_id) if a.channel == "whatsapp")
+    assert whatsapp.state == State.SENT and "Lucía" in whatsapp.content["body"]
+
+    svc, event_id = _planned_with_client(make_app, post_event, run_worker, lastname="Fern\udc00ndez")
+    plan = plan_of(svc, event_id)
+    assert (plan.state, plan.attempts) == (State.FAILED, 1)
+    assert plan.last_error == "field GetClientsDetails.lastname: expected text, got 'Fern\\udc00ndez'"
 
 
 def test_a_hook_reading_a_field_of_the_wrong_shape_fails_its_own_action(post_event, svc, run_worker, caplog):
