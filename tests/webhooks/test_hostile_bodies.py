@@ -13,6 +13,7 @@ from twilio.request_validator import RequestValidator
 
 from bridge.inbound import MAX_DEPTH, MAX_INTEGER_DIGITS
 from bridge.models import Action, ActionTransition, Event
+from bridge.services import services
 from tests.helpers import SECRET, count
 
 PAGOS360_TOKEN = "t0ken-for-pagos360-notifications-0123456789"
@@ -93,8 +94,6 @@ def test_a_hostile_whmcs_body_is_refused_with_its_reason(case, app, caplog):
     with caplog.at_level(logging.INFO):
         response = app.test_client().post("/webhooks/whmcs", data=body, headers=headers)
     assert_refused_in_one_line(response, caplog, 400, reason)
-    from bridge.services import services
-
     assert stored_nothing(services(app))
 
 
@@ -104,8 +103,6 @@ def test_a_webhook_id_longer_than_its_column_is_refused(app, caplog):
         response = app.test_client().post("/webhooks/whmcs", data=body, headers=headers)
     assert_refused_in_one_line(response, caplog, 400, "event id is 256 characters long; at most 255")
     assert response.get_json()["field"] == "external_id"
-    from bridge.services import services
-
     assert stored_nothing(services(app))
 
 
@@ -121,8 +118,6 @@ def test_the_refusal_names_where_in_the_body(app):
 
 
 def test_nul_is_removed_from_values_and_the_event_is_kept(app):
-    from bridge.services import services
-
     raw = (
         b'{"event": "ClientAdd", "params": {"userid": 1042, "firstname": "Luc\\u0000\\u0000\\u00eda",'
         b' "lastname": "Fern\\u00e1ndez\\u0000", "notes": ["a\\u0000b", {"c": "\\u0000"}]}}'
@@ -140,8 +135,6 @@ def test_nul_is_removed_from_values_and_the_event_is_kept(app):
 
 
 def test_a_hostile_pagos360_notification_is_refused_and_nul_cleaned(app, caplog):
-    from bridge.services import services
-
     client = app.test_client()
     url = f"/webhooks/pagos360/{PAGOS360_TOKEN}"
     headers = {"content-type": "application/json"}
@@ -174,8 +167,6 @@ def _twilio(app, params: dict[str, str]):
 
 
 def test_a_twilio_receipt_with_nul_is_cleaned_and_an_overlong_sid_refused(app, caplog):
-    from bridge.services import services
-
     response = _twilio(app, {"MessageSid": "SM\x00abc", "MessageStatus": "delivered", "To": "whatsapp:+54\x00"})
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     with services(app).db.session() as session:
