@@ -9,6 +9,7 @@ client was in before), and hands the hooks what the API said.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -19,6 +20,7 @@ from sqlalchemy import select
 from bridge.db import Database
 from bridge.enrichment import Enricher, whmcs_rows
 from bridge.event_data import Adhesion, Client, Debit, EventData
+from bridge.event_fields import identifier, mapping, number, text
 from bridge.models import CardAdhesion
 from bridge.settings import Settings
 from providers.base import ProviderError
@@ -57,28 +59,32 @@ class DirectDebitResolver:
             return replace(data, adhesion=adhesion, debit_group_id=group_id, lookups=tuple(self.enricher.lookups))
         raw = self.pagos360.get_card_debit_request(entity_id)
         self.enricher.lookups.append("Pagos360 card_debit_request")
-        client_id = self._client_id(raw.get("card_adhesion") or {}) or self._client_id(raw)
-        metadata = raw.get("metadata") or {}
-        invoice_id = str(metadata.get("whmcs_invoice_id") or "")
+        card_adhesion = mapping(raw.get("card_adhesion"), "card_debit_request.card_adhesion")
+        client_id = self._client_id(card_adhesion) or self._client_id(raw)
+        metadata = mapping(raw.get("metadata"), "card_debit_request.metadata")
+        invoice_id = identifier(metadata.get("whmcs_invoice_id"), "card_debit_request.metadata.whmcs_invoice_id") or ""
         data = self.enricher.resolve({"userid": client_id, "invoiceid": invoice_id}, needs - DIRECT_DEBIT_NEEDS)
         debit = Debit(
-            pagos360_id=str(raw.get("id", entity_id)),
-            state=str(raw.get("state") or ""),
+            pagos360_id=text(raw.get("id", entity_id), "card_debit_request.id"),
+            state=text(raw.get("state"), "card_debit_request.state"),
             client_id=client_id,
             invoice_id=invoice_id,
             amount=_decimal(raw.get("amount")),
-            state_comment=str(raw.get("state_comment") or ""),
-            paid_at=str(raw.get("paid_at") or ""),
-            adhesion_id=str((raw.get("card_adhesion") or {}).get("id") or ""),
+            state_comment=text(raw.get("state_comment"), "card_debit_request.state_comment"),
+            paid_at=text(raw.get("paid_at"), "card_debit_request.paid_at"),
+            adhesion_id=text(card_adhesion.get("id"), "card_debit_request.card_adhesion.id"),
         )
         return replace(data, debit=debit, lookups=tuple(self.enricher.lookups))
 
-    def _client_id(self, raw: dict[str, Any]) -> str:
-        match = re.match(self.settings.pagos360_external_reference, str(raw.get("external_reference") or ""))
+    def _client_id(self, raw: Mapping[str, Any]) -> str:
+        reference = text(raw.get("external_reference"), "external_reference")
+        match = re.match(self.settings.pagos360_external_reference, reference)
         if match:
             return match.group(1)
-        metadata = raw.get("metadata") or {}
-        found = metadata.get("whmcs_client_id") or metadata.get("client_id")
+        metadata = mapping(raw.get("metadata"), "metadata")
+        found = identifier(metadata.get("whmcs_client_id"), "metadata.whmcs_client_id") or identifier(
+            metadata.get("client_id"), "metadata.client_id"
+        )
         if not found:
             raise ProviderError(
                 f"Pagos360 {raw.get('id')}: no WHMCS client in external_reference "
@@ -96,22 +102,22 @@ class DirectDebitResolver:
         name = self.settings.pagos360_client_group_name
         for group in whmcs_rows(self.whmcs.call("GetClientGroups"), "groups", "group"):
             if str(group.get("groupname", "")).strip().casefold() == name.strip().casefold():
-                return int(group["id"])
+                return number(group.get("id"), "GetClientGroups.group.id")
         raise ProviderError(f"WHMCS has no client group named {name!r} (PAGOS360_CLIENT_GROUP_NAME)", permanent=True)
 
     def _mirror(self, raw: dict[str, Any], client_id: str, client: Client | None, group_id: int | None) -> Adhesion:
         """Bring the bridge's record of the adhesion in line with what Pagos360 says."""
-        pagos360_id = str(raw.get("id"))
-        state = str(raw.get("state") or "")
+        pagos360_id = text(raw.get("id"), "card_adhesion.id")
+        state = text(raw.get("state"), "card_adhesion.state")
         with self.db.session() as session:
             row = session.scalar(select(CardAdhesion).where(CardAdhesion.pagos360_id == pagos360_id))
             if row is None:
                 row = CardAdhesion(pagos360_id=pagos360_id, whmcs_client_id=client_id, state=state)
                 session.add(row)
             row.state = state
-            row.state_comment = raw.get("state_comment")
-            row.card_brand = raw.get("card")
-            row.last_four = str(raw.get("last_four_digits") or "")[-4:] or None
+            row.state_comment = text(raw.get("state_comment"), "card_adhesion.state_comment") or None
+            row.card_brand = text(raw.get("card"), "card_adhesion.card") or None
+            row.last_four = text(raw.get("last_four_digits"), "card_adhesion.last_four_digits")[-4:] or None
             if state == "signed" and row.signed_on is None:
                 row.signed_on = datetime.now(self.settings.tz).date()
                 row.debit_day = debit_day_after(row.signed_on)

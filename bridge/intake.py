@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from bridge import metrics
 from bridge.db import Database
 from bridge.events import InboundEvent
+from bridge.inbound import check_storable
 from bridge.models import Action, ActionTransition, Event
 from bridge.queue import ActionQueue
 from bridge.search import normalise, payload_words
@@ -45,7 +46,11 @@ def record_event(db: Database, inbound: InboundEvent, *, plan: bool = True) -> I
     arriving at once, the second waits for the first to commit and then finds it.
 
     `plan=False` stores the event alone, for the bridge's own events (the debit cycle)
-    whose Actions are added by their author."""
+    whose Actions are added by their author.
+
+    Raises InboundRefused, before anything is written, when the event's ids do not fit
+    their columns."""
+    check_storable(inbound)
     planning = PlannedAction(channel="plan", recipient="hooks", content={})
     with db.session() as session:
         event_id = _insert_new_event(session, inbound)

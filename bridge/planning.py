@@ -16,12 +16,13 @@ from bridge.catalog import Catalog
 from bridge.db import Database
 from bridge.direct_debit import DirectDebitResolver
 from bridge.enrichment import Enricher
+from bridge.event_fields import EventShapeError
 from bridge.events import InboundEvent
 from bridge.models import Action, Event
 from bridge.search import looked_up_words
 from bridge.settings import Settings
 from hooks import HookContext, HookRegistry, PlannedAction
-from providers.base import SendResult
+from providers.base import ProviderError, SendResult
 from providers.pagos360 import Pagos360Api
 from providers.whmcs_api import WhmcsApi
 
@@ -39,12 +40,16 @@ def plan_actions(registry: HookRegistry, context: HookContext) -> list[tuple[str
     """Run every handler for the event, lowest priority first.
 
     A handler that raises does not lose the event: its failure becomes a failed Action
-    named after it, visible on the log page, and the other handlers still run.
+    named after it, visible on the log page, and the other handlers still run. A field
+    of the wrong shape is the event's fault, not the handler's: one line, no traceback.
     """
     planned: list[tuple[str, PlannedAction]] = []
     for name, handler in registry.handlers_for(context.event.type):
         try:
             planned.extend((name, action) for action in handler(context))
+        except EventShapeError as exc:
+            log.warning("hook %s refused the %s event: %s", name, context.event.type, exc)
+            planned.append((name, PlannedAction("hook", name, {}, skip_reason=f"hook error: {exc}")))
         except Exception as exc:
             log.exception("hook %s failed on %s event", name, context.event.type)
             detail = "".join(traceback.format_exception_only(exc)).strip()
@@ -70,7 +75,15 @@ class Planner:
         self.pagos360 = pagos360
 
     def plan(self, action: Action) -> PlanResult:
-        """Raises ProviderError when a WHMCS look-up fails (NotFound: the client is gone)."""
+        """Raises ProviderError when a WHMCS look-up fails (NotFound: the client is gone),
+        and a permanent one when a field the look-ups read has the wrong shape (retrying
+        would read the same event again)."""
+        try:
+            return self._plan(action)
+        except EventShapeError as exc:
+            raise ProviderError(str(exc), permanent=True) from exc
+
+    def _plan(self, action: Action) -> PlanResult:
         with self.db.session() as session:
             event = session.get_one(Event, action.event_id)
             inbound = InboundEvent(event.source, event.type, event.external_id, event.payload, event.client_id)

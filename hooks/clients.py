@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bridge.event_fields import mapping
 from hooks import HookContext, PlannedAction, add_hook
 from hooks.messaging import client_notice
 
@@ -36,9 +37,9 @@ def password_changed(ctx: HookContext) -> list[PlannedAction]:
 
 @add_hook("ClientEdit", priority=10, name="clients.details_changed", needs=("client",))
 def details_changed(ctx: HookContext) -> list[PlannedAction]:
-    params = ctx.event.payload.get("params", {})
-    old = params.get("olddata")
-    if isinstance(old, dict) and old:
+    params = ctx.params
+    old = mapping(params.get("olddata"), "olddata")
+    if old:
         changed = [f for f in CUSTOMER_FACING_FIELDS if f in old and str(old[f]) != str(params.get(f, old[f]))]
         if not changed:
             touched = sorted(k for k in old if str(old[k]) != str(params.get(k, old[k])))

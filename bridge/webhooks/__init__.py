@@ -6,7 +6,6 @@ intake, answers, and only then offers the new Actions to the queue.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -15,6 +14,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from bridge import metrics
+from bridge.inbound import InboundRefused, parse_json_object
 
 log = logging.getLogger("bridge.webhooks")
 # Paths whose callers are programs: their errors are answered in JSON.
@@ -49,14 +49,9 @@ def require_json() -> None:
 
 
 def json_object(body: bytes) -> dict[str, Any]:
-    """The body as a JSON object, or a 400 that says what is wrong with it."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Rejected(400, f"body is not valid JSON: {exc}", reason="bad_json") from None
-    if not isinstance(data, dict):
-        raise Rejected(400, "body must be a JSON object", reason="bad_json")
-    return data
+    """The body as a cleaned JSON object (bridge.inbound), or a 400 that says what is
+    wrong with it."""
+    return parse_json_object(body)
 
 
 def load(schema: Schema, data: dict[str, Any], what: str) -> dict[str, Any]:
@@ -91,6 +86,13 @@ def register_webhooks(app: Flask) -> None:
     @app.errorhandler(Rejected)
     def _rejected(exc: Rejected) -> Response:
         return rejection(exc.status, exc.error, exc.reason, **exc.detail)
+
+    @app.errorhandler(InboundRefused)
+    def _refused(exc: InboundRefused) -> Response:
+        # A body or an id the bridge cannot store (bridge.inbound): the client's fault,
+        # answered with the reason, logged in one line like every refusal.
+        detail = {"field": exc.field} if exc.field else {}
+        return rejection(400, exc.message, exc.reason, **detail)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response | HTTPException:

@@ -52,7 +52,7 @@ def build_spec() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": "WhmcsEvent"}}},
                 "responses": {
                     "202": {"description": "recorded"},
-                    "400": _error("not JSON, or not an event envelope"),
+                    "400": _error("not JSON, not an event envelope, or a value that cannot be stored"),
                     "401": _error("signature missing, wrong, or timestamp out of window"),
                     "413": _error("body too large"),
                     "415": _error("not application/json"),
@@ -70,7 +70,7 @@ def build_spec() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": "Pagos360Notification"}}},
                 "responses": {
                     "200": {"description": "recorded"},
-                    "400": _error("not JSON, or not a notification"),
+                    "400": _error("not JSON, not a notification, or a value that cannot be stored"),
                     "404": _error("wrong token"),
                     "415": _error("not application/json"),
                 },
@@ -91,7 +91,7 @@ def build_spec() -> dict[str, Any]:
                 },
                 "responses": {
                     "200": {"description": "applied, or recorded when the message is unknown"},
-                    "400": _error("fields missing"),
+                    "400": _error("fields missing, or a value that cannot be stored"),
                     "401": _error("signature missing or wrong"),
                     "404": _error("receipts not configured"),
                 },

@@ -16,6 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from bridge import metrics
 from bridge.events import InboundEvent
+from bridge.inbound import clean
 from bridge.intake import record_event
 from bridge.models import Action
 from bridge.services import services
@@ -51,6 +52,7 @@ def receive() -> tuple[Response, int]:
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or not RequestValidator(settings.twilio_auth_token).validate(url, params, signature):
         raise Rejected(401, "X-Twilio-Signature does not match")
+    params = clean(params)  # after the check, which signs the fields as sent; before any query
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
     if not sid or not status:
         raise Rejected(400, "MessageSid and MessageStatus are required", reason="schema")

@@ -84,6 +84,8 @@ def _client_id(params: dict[str, Any]) -> str | None:
     details = nested.get("clientsdetails") if isinstance(nested.get("clientsdetails"), dict) else {}
     for source in (params, nested, details):
         for key in CLIENT_ID_KEYS:
-            if source.get(key) not in (None, "", 0, "0"):
-                return str(source[key])
+            value = source.get(key)
+            # Only a plain id: a list or an object there is a shape error the planning reports.
+            if isinstance(value, str | int) and not isinstance(value, bool) and value not in ("", 0, "0"):
+                return str(value)
     return None
