@@ -22,7 +22,7 @@ from bridge.logpage.filters import INTERNAL_CHANNELS, SOURCES, Filters
 from bridge.logpage.fixing import audit, replay_event, retry_actions, retryable_channels
 from bridge.logpage.forms import ButtonForm, LoginForm
 from bridge.logpage.masking import format_phone, mask_payload, mask_recipient, mask_text
-from bridge.logpage.security import csrf
+from bridge.logpage.security import csrf, safe_next_path
 from bridge.models import Action
 from bridge.services import services
 from bridge.states import State
@@ -90,17 +90,10 @@ def login() -> Any:
             status = 401
         else:
             login_user(staff)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next_path(request.args.get("next")) or url_for("logpage.events"))
     elif request.method == "POST":
         status = 400
     return render_template("logpage/login.html", form=form), status
-
-
-def _safe_next(target: str | None) -> str:
-    # Only a path on this site: never an open redirect to another host.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("logpage.events")
 
 
 @blueprint.post("/logout")
