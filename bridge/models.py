@@ -207,14 +207,24 @@ class StaffUser(Base):
 
 
 class LoginFailure(Base):
-    """One refused login; recent rows per (email, address) make the login limit."""
+    """One of the LOGIN_MAX_FAILURES attempt slots of an (email, address): taken before the
+    password is checked, kept when it was wrong, cleared by a right one.
+
+    The unique (email, address, slot) key is what makes the limit exact across processes:
+    two requests cannot take the same slot, so at most LOGIN_MAX_FAILURES passwords are
+    checked per window however many arrive at once (bridge.logpage.login_limit).
+    """
 
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_email_address_at", "email", "address", "at"),)
+    __table_args__ = (
+        Index("ix_login_failures_email_address_at", "email", "address", "at"),
+        UniqueConstraint("email", "address", "slot", name="uq_login_failures_email_address_slot"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     email: Mapped[str] = mapped_column(String(320))
     address: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[int] = mapped_column(Integer)  # 1..LOGIN_MAX_FAILURES
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -1,28 +1,31 @@
-"""Staff accounts: argon2 password hashes, the Flask-Login user, and the login limit.
+"""Staff accounts: argon2 password hashes, the Flask-Login user, and logins.
 
-The limit counts refused logins per (email, client address) in the database, so it holds
-across web processes and restarts: after LOGIN_MAX_FAILURES within LOGIN_WINDOW_SECONDS
-even the right password is refused until the window has passed.
+A login checks the password only after taking one of the login limit's slots
+(bridge.logpage.login_limit), so the limit holds across web processes and restarts.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import LoginManager, UserMixin
-from sqlalchemy import delete, func, select
+from sqlalchemy import select, update
 
 from bridge.db import Database
-from bridge.models import LoginFailure, StaffUser, utcnow
+from bridge.logpage.login_limit import LoginLimit, LoginLimited, clear_slots, take_slot
+from bridge.models import StaffUser
 from bridge.services import services
+
+__all__ = ["LoginLimit", "LoginLimited", "Staff", "WrongCredentials", "authenticate", "login_manager"]
 
 MIN_PASSWORD_LENGTH = 10
 hasher = PasswordHasher()
 # Verified against when the email is unknown, so that both cases take the same time.
 _DUMMY_HASH = hasher.hash("not a real password, only for timing")
+log = logging.getLogger("bridge.logpage.auth")
 
 login_manager = LoginManager()
 login_manager.login_view = "logpage.login"
@@ -41,8 +44,8 @@ class Staff(UserMixin):
         return str(self.id)
 
 
-class LoginLimited(Exception):
-    """Too many refused logins for this account from this address."""
+class WrongCredentials(ValueError):
+    """The email is unknown, the account inactive, or the password wrong (said alike)."""
 
 
 @login_manager.user_loader
@@ -58,13 +61,17 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def _check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+
+
 def create_staff(db: Database, email: str, password: str) -> int:
     """Add a staff account; raises ValueError for a short password or a taken email."""
     email = normalise_email(email)
     if "@" not in email:
         raise ValueError("not an email address")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    _check_new_password(password)
     with db.session() as session:
         if session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
             raise ValueError(f"{email} already has an account")
@@ -74,37 +81,40 @@ def create_staff(db: Database, email: str, password: str) -> int:
         return user.id
 
 
-def authenticate(db: Database, email: str, password: str, address: str, *, max_failures: int, window: int) -> Staff:
-    """The staff member these credentials belong to.
+def check_password(db: Database, email: str, password: str, address: str, limit: LoginLimit) -> tuple[int, str]:
+    """(id, email) of the active account these credentials open.
 
-    Raises LoginLimited when the limit is reached, ValueError when the credentials are wrong
-    (each such refusal is counted).
+    Raises LoginLimited, before looking at the password, when (email, address) has no
+    check left in the window; WrongCredentials otherwise when they are wrong (the check
+    then stays counted). Each password checked is logged, right or wrong.
     """
     email = normalise_email(email)[:320]
     address = address[:64]
-    since = utcnow() - timedelta(seconds=window)
+    take_slot(db, email, address, limit)
     with db.session() as session:
-        recent = session.scalar(
-            select(func.count())
-            .select_from(LoginFailure)
-            .where(LoginFailure.email == email, LoginFailure.address == address, LoginFailure.at >= since)
-        )
-        if (recent or 0) >= max_failures:
-            raise LoginLimited(email)
         user = session.scalar(select(StaffUser).where(StaffUser.email == email))
-        verified = _verify(user.password_hash if user is not None else _DUMMY_HASH, password)
-        if user is None or not user.active or not verified:
-            session.add(LoginFailure(email=email, address=address))
-            raise_after_commit = True
-        else:
-            raise_after_commit = False
-            session.execute(delete(LoginFailure).where(LoginFailure.email == email, LoginFailure.address == address))
-            if hasher.check_needs_rehash(user.password_hash):
-                user.password_hash = hasher.hash(password)
-            staff = Staff(user.id, user.email)
-    if raise_after_commit:  # raised outside the transaction, so that the failure row is kept
-        raise ValueError("wrong email or password")
-    return staff
+    # Checked outside any transaction: argon2 takes tens of milliseconds, on purpose.
+    verified = _verify(user.password_hash if user is not None else _DUMMY_HASH, password)
+    right = user is not None and user.active and verified
+    log.info("password checked for %s from %s: %s", email, address, "right" if right else "wrong")
+    if user is None or not right:
+        raise WrongCredentials("wrong email or password")
+    with db.session() as session:
+        clear_slots(session, email, address)
+        if hasher.check_needs_rehash(user.password_hash):
+            rehashed = hasher.hash(password)
+            session.execute(update(StaffUser).where(StaffUser.id == user.id).values(password_hash=rehashed))
+    return user.id, user.email
+
+
+def authenticate(db: Database, email: str, password: str, address: str, *, max_failures: int, window: int) -> Staff:
+    """The staff member these credentials belong to.
+
+    Raises LoginLimited when the limit is reached, WrongCredentials (a ValueError) when
+    the credentials are wrong.
+    """
+    staff_id, staff_email = check_password(db, email, password, address, LoginLimit(max_failures, window))
+    return Staff(staff_id, staff_email)
 
 
 def _verify(password_hash: str, password: str) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from bridge.logpage import chart, export, queries
-from bridge.logpage.auth import LoginLimited, Staff, authenticate, login_manager
+from bridge.logpage.auth import LoginLimited, Staff, WrongCredentials, authenticate, login_manager
 from bridge.logpage.filters import INTERNAL_CHANNELS, SOURCES, Filters
 from bridge.logpage.fixing import audit, replay_event, retry_actions, retryable_channels
 from bridge.logpage.forms import ButtonForm, LoginForm
@@ -72,20 +72,20 @@ def login() -> Any:
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        settings = services().settings
+        svc = services()
         try:
             staff = authenticate(
-                services().db,
+                svc.db,
                 form.email.data or "",
                 form.password.data or "",
                 request.remote_addr or "-",
-                max_failures=settings.login_max_failures,
-                window=settings.login_window_seconds,
+                max_failures=svc.settings.login_max_failures,
+                window=svc.settings.login_window_seconds,
             )
         except LoginLimited:
             flash("Too many failed logins for this account: try again later.", "error")
             status = 429
-        except ValueError:
+        except WrongCredentials:
             flash("Wrong email or password.", "error")
             status = 401
         else:
