@@ -228,6 +228,21 @@ class LoginFailure(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class StaffSession(Base):
+    """One logged-in browser. The cookie carries a random token; only its SHA-256 is kept.
+
+    Every request looks its row up (bridge.logpage.auth's user loader), so deleting the row
+    ends the session at the next request: logging out, a new password, a deactivation.
+    """
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class AuditEntry(Base):
     """What a staff member did on the log page: reveal a recipient, retry, replay."""
 
@@ -253,3 +268,5 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set by `flask revoke-api-token`: the row stays, for `list-api-tokens`, but opens nothing.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

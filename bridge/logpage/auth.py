@@ -1,7 +1,9 @@
-"""Staff accounts: argon2 password hashes, the Flask-Login user, and logins.
+"""Staff accounts: argon2 password hashes, the Flask-Login user, logins and passwords.
 
 A login checks the password only after taking one of the login limit's slots
-(bridge.logpage.login_limit), so the limit holds across web processes and restarts.
+(bridge.logpage.login_limit), and a right one opens a session kept on the server
+(bridge.logpage.sessions): Flask-Login's user loader looks it up on every request, so a
+logout, a new password or a deactivation takes effect at the next request.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_login import LoginManager, UserMixin
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bridge.db import Database
 from bridge.logpage.login_limit import LoginLimit, LoginLimited, clear_slots, take_slot
+from bridge.logpage.sessions import end_all_sessions, session_owner, start_session
 from bridge.models import StaffUser
 from bridge.services import services
 
@@ -35,13 +39,16 @@ login_manager.session_protection = "basic"
 
 @dataclass(frozen=True)
 class Staff(UserMixin):
-    """The logged-in staff member, as the views see it."""
+    """The logged-in staff member, as the views see it, with the session they came in by."""
 
     id: int
     email: str
+    session_token: str
 
     def get_id(self) -> str:
-        return str(self.id)
+        # What Flask-Login keeps in the cookie: the server session's token, not the
+        # account id, so that ending the session on the server ends the cookie with it.
+        return self.session_token
 
 
 class WrongCredentials(ValueError):
@@ -49,12 +56,10 @@ class WrongCredentials(ValueError):
 
 
 @login_manager.user_loader
-def _load(user_id: str) -> Staff | None:
-    if not user_id.isdigit():
-        return None
+def _load(token: str) -> Staff | None:
     with services().db.session() as session:
-        user = session.get(StaffUser, int(user_id))
-        return Staff(user.id, user.email) if user is not None and user.active else None
+        owner = session_owner(session, token)
+    return Staff(owner.staff_id, owner.email, token) if owner is not None else None
 
 
 def normalise_email(email: str) -> str:
@@ -79,6 +84,37 @@ def create_staff(db: Database, email: str, password: str) -> int:
         session.add(user)
         session.flush()
         return user.id
+
+
+def set_password(db: Database, email: str, password: str) -> int:
+    """Give the account a new password and end every session of it; returns the account id.
+
+    Raises ValueError for a short password or an unknown email."""
+    _check_new_password(password)
+    new_hash = hasher.hash(password)
+    with db.session() as session:
+        staff_id = _account_id(session, email)
+        session.execute(update(StaffUser).where(StaffUser.id == staff_id).values(password_hash=new_hash))
+        end_all_sessions(session, staff_id)
+    return staff_id
+
+
+def set_active(db: Database, email: str, active: bool) -> None:
+    """Allow or stop the account's logins; stopping also ends its sessions.
+
+    Raises ValueError for an unknown email."""
+    with db.session() as session:
+        staff_id = _account_id(session, email)
+        session.execute(update(StaffUser).where(StaffUser.id == staff_id).values(active=active))
+        if not active:
+            end_all_sessions(session, staff_id)
+
+
+def _account_id(session: Session, email: str) -> int:
+    staff_id = session.scalar(select(StaffUser.id).where(StaffUser.email == normalise_email(email)))
+    if staff_id is None:
+        raise ValueError(f"no staff account for {normalise_email(email)}")
+    return int(staff_id)
 
 
 def check_password(db: Database, email: str, password: str, address: str, limit: LoginLimit) -> tuple[int, str]:
@@ -108,13 +144,30 @@ def check_password(db: Database, email: str, password: str, address: str, limit:
 
 
 def authenticate(db: Database, email: str, password: str, address: str, *, max_failures: int, window: int) -> Staff:
-    """The staff member these credentials belong to.
+    """The staff member these credentials belong to, in a new server session.
 
     Raises LoginLimited when the limit is reached, WrongCredentials (a ValueError) when
     the credentials are wrong.
     """
     staff_id, staff_email = check_password(db, email, password, address, LoginLimit(max_failures, window))
-    return Staff(staff_id, staff_email)
+    with db.session() as session:
+        token = start_session(session, staff_id)
+    return Staff(staff_id, staff_email, token)
+
+
+def change_own_password(db: Database, staff: Staff, current: str, new: str, address: str, limit: LoginLimit) -> Staff:
+    """A logged-in staff member's new password: the current one is checked as a login is
+    (same limit), every session of the account ends, and this browser gets a new one.
+
+    Raises ValueError for a short new password (nothing checked, nothing counted),
+    LoginLimited or WrongCredentials as check_password does.
+    """
+    _check_new_password(new)
+    check_password(db, staff.email, current, address, limit)
+    set_password(db, staff.email, new)
+    with db.session() as session:
+        token = start_session(session, staff.id)
+    return Staff(staff.id, staff.email, token)
 
 
 def _verify(password_hash: str, password: str) -> bool:
