@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 
 def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
@@ -42,6 +43,10 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     metrics.configure(settings.metrics_dir)  # before anything imports prometheus_client
     configure_logging(settings.log_format)
     app = Flask(__name__, instance_path=str(Path(settings.instance_path).resolve()))
+    if settings.trusted_proxy_count:
+        # Only the hops our own proxies appended are believed: anything to their left in
+        # X-Forwarded-For was written by the client and could name anyone's address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_count)  # type: ignore[method-assign]
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, SECRET_KEY=settings.secret_key)
     redis_url = settings.redis_url or ensure_embedded_redis(settings.instance_path)
     redis = connect_redis(redis_url)

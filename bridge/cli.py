@@ -30,7 +30,12 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(up_command)
     app.cli.add_command(debit_cycle_command)
     app.cli.add_command(create_staff_command)
+    app.cli.add_command(set_password_command)
+    app.cli.add_command(deactivate_staff_command)
+    app.cli.add_command(activate_staff_command)
     app.cli.add_command(create_api_token_command)
+    app.cli.add_command(list_api_tokens_command)
+    app.cli.add_command(revoke_api_token_command)
     app.cli.add_command(prune_command)
     app.cli.add_command(metrics_server_command)
 
@@ -205,6 +210,47 @@ def create_staff_command(email: str, password: str | None) -> None:
     click.echo(f"staff account {staff_id} created for {email.strip().lower()}")
 
 
+@click.command("set-password")
+@click.argument("email")
+@click.option("--password", help="For scripts; without it the password is asked for twice (not echoed).")
+def set_password_command(email: str, password: str | None) -> None:
+    """Give a staff account a new password; every session of the account ends."""
+    from bridge.logpage.auth import set_password
+
+    if password is None:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        set_password(services(_app()).db, email, password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"password changed for {email.strip().lower()}; its sessions have ended")
+
+
+@click.command("deactivate-staff")
+@click.argument("email")
+def deactivate_staff_command(email: str) -> None:
+    """Stop a staff account: its sessions end and it cannot log in (activate-staff undoes it)."""
+    _set_active(email, active=False)
+    click.echo(f"{email.strip().lower()} deactivated; its sessions have ended")
+
+
+@click.command("activate-staff")
+@click.argument("email")
+def activate_staff_command(email: str) -> None:
+    """Let a deactivated staff account log in again."""
+    _set_active(email, active=True)
+    click.echo(f"{email.strip().lower()} can log in again")
+
+
+def _set_active(email: str, *, active: bool) -> None:
+    from bridge.logpage.auth import set_active
+
+    try:
+        set_active(services(_app()).db, email, active)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @click.command("create-api-token")
 @click.argument("name")
 def create_api_token_command(name: str) -> None:
@@ -213,6 +259,32 @@ def create_api_token_command(name: str) -> None:
 
     token = create_api_token(services(_app()).db, name)
     click.echo(token)
+
+
+@click.command("list-api-tokens")
+def list_api_tokens_command() -> None:
+    """The JSON API's tokens: id, name, when made, last used and revoked (never the token)."""
+    from bridge.logpage.api_tokens import list_api_tokens
+
+    tokens = list_api_tokens(services(_app()).db)
+    if not tokens:
+        click.echo("no API tokens")
+    for token in tokens:
+        used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
+        state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "live"
+        click.echo(f"{token.id:>4}  {token.name:<24}  made {token.created_at:%Y-%m-%d %H:%M}  used {used}  {state}")
+
+
+@click.command("revoke-api-token")
+@click.argument("name")
+def revoke_api_token_command(name: str) -> None:
+    """Revoke the API token(s) with this name: refused from their next request on."""
+    from bridge.logpage.api_tokens import revoke_api_tokens
+
+    revoked = revoke_api_tokens(services(_app()).db, name)
+    if not revoked:
+        raise click.ClickException(f"no live API token named {name!r} (see list-api-tokens)")
+    click.echo(f"revoked {revoked} API token(s) named {name!r}")
 
 
 @click.command("prune")

@@ -207,15 +207,40 @@ class StaffUser(Base):
 
 
 class LoginFailure(Base):
-    """One refused login; recent rows per (email, address) make the login limit."""
+    """One of the LOGIN_MAX_FAILURES attempt slots of an (email, address): taken before the
+    password is checked, kept when it was wrong, cleared by a right one.
+
+    The unique (email, address, slot) key is what makes the limit exact across processes:
+    two requests cannot take the same slot, so at most LOGIN_MAX_FAILURES passwords are
+    checked per window however many arrive at once (bridge.logpage.login_limit).
+    """
 
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_email_address_at", "email", "address", "at"),)
+    __table_args__ = (
+        Index("ix_login_failures_email_address_at", "email", "address", "at"),
+        UniqueConstraint("email", "address", "slot", name="uq_login_failures_email_address_slot"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     email: Mapped[str] = mapped_column(String(320))
     address: Mapped[str] = mapped_column(String(64))
+    slot: Mapped[int] = mapped_column(Integer)  # 1..LOGIN_MAX_FAILURES
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StaffSession(Base):
+    """One logged-in browser. The cookie carries a random token; only its SHA-256 is kept.
+
+    Every request looks its row up (bridge.logpage.auth's user loader), so deleting the row
+    ends the session at the next request: logging out, a new password, a deactivation.
+    """
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class AuditEntry(Base):
@@ -243,3 +268,5 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Set by `flask revoke-api-token`: the row stays, for `list-api-tokens`, but opens nothing.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

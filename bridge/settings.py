@@ -121,6 +121,10 @@ class _SettingsSchema(Schema):
     LOG_REFRESH_SECONDS = fields.Integer(load_default=30, validate=validate.Range(0, 3600))
     LOGIN_MAX_FAILURES = fields.Integer(load_default=5, validate=validate.Range(1, 1000))
     LOGIN_WINDOW_SECONDS = fields.Integer(load_default=900, validate=validate.Range(1, 86400))
+    # How many reverse proxies in front of gunicorn append to X-Forwarded-For: the client
+    # address (the login limit's key) is read that many hops from the right. 0: the header
+    # is ignored, so no client can pick the address it is counted under.
+    TRUSTED_PROXY_COUNT = fields.Integer(load_default=0, validate=validate.Range(0, 10))
     RETENTION_DAYS = fields.Integer(load_default=180, validate=validate.Range(1, 36500))
     METRICS_DIR = fields.String(load_default=None)
     METRICS_TOKEN = fields.String(load_default=None, validate=validate.Length(min=16))
@@ -218,6 +222,7 @@ class Settings:
     log_refresh_seconds: int
     login_max_failures: int
     login_window_seconds: int
+    trusted_proxy_count: int
     retention_days: int
     metrics_dir: str
     metrics_token: str | None

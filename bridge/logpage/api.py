@@ -45,7 +45,8 @@ def _authenticate() -> Response | None:
         return _refuse("an API token is needed: Authorization: Bearer <token>")
     digest = token_hash(token.strip())
     with services().db.session() as session:
-        found = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
+        # A revoked token (flask revoke-api-token) is refused from its next request on.
+        found = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)))
         # The lookup is by hash; compare again in constant time all the same.
         if found is None or not hmac.compare_digest(found.token_hash, digest):
             return _refuse("unknown API token")

@@ -1,10 +1,13 @@
-"""Secret key, session cookies, CSRF and the security headers every response carries."""
+"""Secret key, session cookies, CSRF, the security headers every response carries, and
+where a login may send the browser next."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import unicodedata
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask, Response
 from flask_wtf.csrf import CSRFProtect
@@ -71,3 +74,23 @@ def load_or_create_secret(path: Path) -> str:
     if not key:
         raise RuntimeError(f"{path} is empty: delete it to make a new key, or set SECRET_KEY")
     return key
+
+
+def safe_next_path(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None (the caller's default page).
+
+    Browsers drop tabs and newlines anywhere in a URL and treat `\\` as `/`, so
+    `/<tab>/evil.example` or `/\\evil.example` would leave the site as `//evil.example`
+    does. So control characters and whitespace are removed first (a newline left in would
+    also make the Location header invalid), then only a single leading `/`, no `\\`, and
+    no scheme or host is accepted. The cleaned path is what is returned.
+    """
+    if not target:
+        return None
+    cleaned = "".join(ch for ch in target if not (ch.isspace() or unicodedata.category(ch) == "Cc"))
+    if not cleaned.startswith("/") or cleaned.startswith("//") or "\\" in cleaned:
+        return None
+    parts = urlsplit(cleaned)
+    if parts.scheme or parts.netloc:
+        return None
+    return cleaned

@@ -12,17 +12,27 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import session as flask_session
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from bridge.logpage import chart, export, queries
-from bridge.logpage.auth import LoginLimited, Staff, authenticate, login_manager
+from bridge.logpage.auth import (
+    LoginLimit,
+    LoginLimited,
+    Staff,
+    WrongCredentials,
+    authenticate,
+    change_own_password,
+    login_manager,
+)
 from bridge.logpage.filters import INTERNAL_CHANNELS, SOURCES, Filters
 from bridge.logpage.fixing import audit, replay_event, retry_actions, retryable_channels
-from bridge.logpage.forms import ButtonForm, LoginForm
+from bridge.logpage.forms import ButtonForm, LoginForm, PasswordForm
 from bridge.logpage.masking import format_phone, mask_payload, mask_recipient, mask_text
-from bridge.logpage.security import csrf
+from bridge.logpage.security import csrf, safe_next_path
+from bridge.logpage.sessions import end_session
 from bridge.models import Action
 from bridge.services import services
 from bridge.states import State
@@ -72,41 +82,76 @@ def login() -> Any:
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        settings = services().settings
+        svc = services()
         try:
             staff = authenticate(
-                services().db,
+                svc.db,
                 form.email.data or "",
                 form.password.data or "",
                 request.remote_addr or "-",
-                max_failures=settings.login_max_failures,
-                window=settings.login_window_seconds,
+                max_failures=svc.settings.login_max_failures,
+                window=svc.settings.login_window_seconds,
             )
         except LoginLimited:
             flash("Too many failed logins for this account: try again later.", "error")
             status = 429
-        except ValueError:
+        except WrongCredentials:
             flash("Wrong email or password.", "error")
             status = 401
         else:
-            login_user(staff)
-            return redirect(_safe_next(request.args.get("next")))
+            _begin(staff)
+            return redirect(safe_next_path(request.args.get("next")) or url_for("logpage.events"))
     elif request.method == "POST":
         status = 400
     return render_template("logpage/login.html", form=form), status
 
 
-def _safe_next(target: str | None) -> str:
-    # Only a path on this site: never an open redirect to another host.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("logpage.events")
+def _begin(staff: Staff) -> None:
+    """Log `staff` in on a Flask session of its own: whatever the cookie held before
+    (the CSRF token above all) is dropped, so nothing from before the login carries over."""
+    flask_session.clear()
+    login_user(staff)
 
 
 @blueprint.post("/logout")
 def logout() -> BaseResponse:
+    with services().db.session() as session:
+        end_session(session, _staff().session_token)
     logout_user()
+    flask_session.clear()
     return redirect(url_for("logpage.login"))
+
+
+@blueprint.route("/account/password", methods=["GET", "POST"])
+@login_required
+def account_password() -> Any:
+    """A staff member's own new password: every other session of the account ends, this
+    browser stays logged in on a new one."""
+    form = PasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        svc = services()
+        limit = LoginLimit(svc.settings.login_max_failures, svc.settings.login_window_seconds)
+        try:
+            staff = change_own_password(
+                svc.db, _staff(), form.current.data or "", form.new.data or "", request.remote_addr or "-", limit
+            )
+        except LoginLimited:
+            flash("Too many wrong passwords for this account: try again later.", "error")
+            status = 429
+        except WrongCredentials:
+            flash("The current password is wrong.", "error")
+            status = 401
+        except ValueError as exc:
+            flash(f"Not changed: {exc}.", "error")
+            status = 400
+        else:
+            _begin(staff)
+            flash("Password changed. Every other session of this account has ended.")
+            return redirect(url_for("logpage.events"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("logpage/account_password.html", form=form), status
 
 
 # --- reading --------------------------------------------------------------------------

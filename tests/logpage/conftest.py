@@ -53,6 +53,17 @@ def log_in(client: FlaskClient, email: str = EMAIL, password: str = PASSWORD) ->
     return client.post("/log/login", data={"email": email, "password": password, "csrf_token": csrf_of(page.text)})
 
 
+def log_in_from(
+    client: FlaskClient, password: str = PASSWORD, forwarded_for: str | None = None, peer: str = "127.0.0.1"
+) -> int:
+    """A login as it reaches the web server: from `peer`, with the X-Forwarded-For it carries."""
+    environ = {"REMOTE_ADDR": peer}
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    token = csrf_of(client.get("/log/login", environ_base=environ, headers=headers).text)
+    data = {"email": EMAIL, "password": password, "csrf_token": token}
+    return client.post("/log/login", data=data, environ_base=environ, headers=headers).status_code
+
+
 @pytest.fixture
 def staff_client(log_app: Flask, staff: tuple[str, str]) -> FlaskClient:
     client = log_app.test_client()
