@@ -30,11 +30,11 @@ def parse_id(text: str) -> int:
     """
     if not text or not text.isascii() or not text.isdigit():
         raise BadId("not an id (digits 0-9 only)")
-    significant = text.lstrip("0")
     # The length first: int() of thousands of digits is slow, then refused by Python itself.
-    if len(significant) > _MAX_DIGITS or not ID_MIN <= int(text) <= ID_MAX:
+    value = int(text) if len(text.lstrip("0")) <= _MAX_DIGITS else None
+    if value is None or not ID_MIN <= value <= ID_MAX:
         raise BadId(f"id out of range ({ID_MIN} to {ID_MAX})")
-    return int(text)
+    return value
 
 
 class IdConverter(BaseConverter):
