@@ -9,9 +9,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2)
 timeout = 30
 graceful_timeout = 30
 # The Pagos360 token is part of its URL, so the access log leaves paths out; the
-# bridge's own log names each rejected request's route pattern instead.
+# bridge's own log names each rejected request's route pattern instead. Behind nginx
+# (deploy/nginx/bridge.conf) the peer is nginx: the client is the last X-Forwarded-For entry.
 accesslog = "-"
-access_log_format = "%(h)s %(m)s %(s)s %(b)s %(L)ss"
+access_log_format = '%(h)s "%({x-forwarded-for}i)s" %({x-forwarded-proto}i)s %(m)s %(s)s %(b)s %(L)ss'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 

@@ -6,7 +6,9 @@
 #   tools/setup.sh test    the same with requirements-dev.txt, plus php-cli, php-curl,
 #                          Node.js/npm and Stoplight Prism (tools/install-test-tools.sh), and
 #                          Debian's Chromium for the delivery log's browser test (Playwright
-#                          drives /usr/bin/chromium: `playwright install` downloads nothing)
+#                          drives /usr/bin/chromium: `playwright install` downloads nothing),
+#                          and Debian's nginx for the production web layout's test (the test
+#                          starts its own, in the foreground; the system service is left off)
 #
 # As root (CI, a fresh server) missing Debian packages are installed with apt-get; as
 # another user the script names what is missing and the command that installs it.
@@ -62,6 +64,12 @@ fi
 if [ "$mode" = test ]; then
     need_debian_packages "command -v php|php-cli" "php -r 'exit(function_exists(\"curl_init\") ? 0 : 1);'|php-curl" \
         "command -v node|nodejs" "command -v npm|npm" "test -x /usr/bin/chromium|chromium"
+    if ! test -x /usr/sbin/nginx; then
+        need_debian_packages "test -x /usr/sbin/nginx|nginx"
+        # Debian's package starts and enables the system nginx (port 80, the default site)
+        # where systemd runs; the tests need only the program.
+        if [ -d /run/systemd/system ]; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi
+    fi
     tools/install-test-tools.sh >/dev/null
 fi
 say "ready ($mode)"

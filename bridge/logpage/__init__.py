@@ -11,9 +11,14 @@ from flask import Flask
 
 
 def init_logpage(app: Flask) -> None:
-    """Secret key, cookies, headers and CSRF; the login manager; the page and API blueprints."""
-    from bridge.logpage import api, auth, security, views
+    """Secret key, cookies, headers and CSRF; the login manager; the page and API blueprints.
 
+    Routes name row ids as `<id:…>` (bridge.logpage.ids): an id no column can hold is a 404
+    before any query. The converter is registered before the blueprints that use it."""
+    from bridge.logpage import api, auth, security, views
+    from bridge.logpage.ids import IdConverter
+
+    app.url_map.converters["id"] = IdConverter
     security.configure(app)
     auth.login_manager.init_app(app)
     app.register_blueprint(views.blueprint)

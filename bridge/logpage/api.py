@@ -21,6 +21,7 @@ from bridge.logpage.filters import Filters
 from bridge.logpage.masking import mask_recipient
 from bridge.models import Action, ApiToken, Event, utcnow
 from bridge.services import services
+from bridge.webhooks import rejection
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 MAX_LIMIT = 500
@@ -52,6 +53,11 @@ def _authenticate() -> Response | None:
             return _refuse("unknown API token")
         session.execute(update(ApiToken).where(ApiToken.id == found.id).values(last_used_at=utcnow()))
     return None
+
+
+@blueprint.errorhandler(queries.BadCursor)
+def _bad_cursor(exc: queries.BadCursor) -> Response:
+    return rejection(400, str(exc), "bad_cursor")
 
 
 def _refuse(error: str) -> Response:
@@ -95,7 +101,7 @@ def events() -> Any:
 
 @blueprint.get("/actions")
 def actions() -> Any:
-    """Newest first; `before_id` pages on (the last id seen)."""
+    """Newest first; `before_id` pages on (the last id seen); a malformed one is a 400."""
     filters = Filters.from_args(request.args)
     svc = services()
     query = (
@@ -104,9 +110,9 @@ def actions() -> Any:
         .where(*queries.event_conditions(filters, svc.settings), *queries.action_conditions(filters))
         .order_by(Action.id.desc())
     )
-    before = request.args.get("before_id", "")
-    if before.isdigit():
-        query = query.where(Action.id < int(before))
+    before = queries.decode_id_cursor(request.args.get("before_id", ""), "before_id")
+    if before is not None:
+        query = query.where(Action.id < before)
     limit = _limit()
     with svc.db.session() as session:
         found = session.execute(query.limit(limit + 1)).all()

@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from bridge.logpage.filters import Filters
+from bridge.logpage.ids import BadId, parse_id
 from bridge.models import Action, ActionTransition, Attempt, AuditEntry, Event
 from bridge.phones import whatsapp_number
 from bridge.settings import Settings
@@ -114,7 +115,7 @@ def _search(query: str, region: str) -> list[ColumnElement[bool]]:
 
 
 def _term(term: str) -> ColumnElement[bool]:
-    if term.isdigit():
+    if term.isascii() and term.isdigit():  # not "²" nor "٣": words like any other
         return _number(term)
     # One indexed column only: an OR with another column or an EXISTS would keep
     # PostgreSQL from using the trigram index (1.1 s instead of 25 ms on 1M events). The
@@ -125,8 +126,12 @@ def _term(term: str) -> ColumnElement[bool]:
 def _number(term: str) -> ColumnElement[bool]:
     """A number matches whole values only (an event id, a client or invoice id), not every
     event whose words happen to contain its digits: the search words are space-delimited."""
+    try:
+        by_id = Event.id == parse_id(term)
+    except BadId:  # no event has that id; the database must not be asked (it would raise)
+        by_id = false()
     return or_(
-        Event.id == int(term) if len(term) < 18 else false(),
+        by_id,
         Event.client_id == term,
         Event.search_text.like(f"% {term} %"),
     )
@@ -140,24 +145,58 @@ def encode_cursor(row: EventRow) -> str:
     return f"{row.received_at.isoformat()}_{row.id}"
 
 
+class BadCursor(ValueError):
+    """A `before` / `before_id` the bridge did not make; the message says what is wrong
+    (without repeating the value). The views answer it with 400."""
+
+
 def decode_cursor(value: str) -> tuple[datetime, int] | None:
+    """The (received_at, id) an events page's `before=` names, or None if empty (the first page).
+
+    Raises BadCursor for anything but encode_cursor's form: an ISO time with its zone that
+    UTC can hold (the column's type converts to UTC) and an id the id column can hold.
+    """
+    if not value:
+        return None
     when, _, ident = value.rpartition("_")
+    expected = "not a cursor (<ISO time with zone>_<event id>, as in the next page's link)"
     try:
         moment = datetime.fromisoformat(when)
     except ValueError:
+        raise BadCursor(f"before: {expected}") from None
+    if moment.tzinfo is None:
+        raise BadCursor("before: the time has no time zone")
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise BadCursor("before: time out of range (years 1 to 9999 in UTC)") from None
+    if not (ident.isascii() and ident.isdigit()):
+        raise BadCursor(f"before: {expected}")
+    try:
+        event_id = parse_id(ident)
+    except BadId as exc:  # digits, but beyond the id column's range
+        raise BadCursor(f"before: {exc}") from None
+    return moment, event_id
+
+
+def decode_id_cursor(value: str, name: str) -> int | None:
+    """The id an API page's `before_id=` (`name`) names, or None if empty; else BadCursor."""
+    if not value:
         return None
-    if not ident.isdigit() or moment.tzinfo is None:
-        return None
-    return moment, int(ident)
+    try:
+        return parse_id(value)
+    except BadId as exc:
+        raise BadCursor(f"{name}: {exc}") from None
 
 
 def events_page(
     session: Session, filters: Filters, settings: Settings, before: str = "", size: int = PAGE_SIZE
 ) -> Page:
+    """One page of events, newest first, older than the `before` cursor; BadCursor if malformed."""
     query = select(Event.id, Event.received_at, Event.source, Event.type, Event.client_id, Event.payload).where(
         *event_conditions(filters, settings)
     )
-    cursor = decode_cursor(before) if before else None
+    cursor = decode_cursor(before)
     if cursor is not None:
         moment, ident = cursor
         query = query.where(

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask import session as flask_session
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
+from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response as BaseResponse
 
 from bridge.logpage import chart, export, queries
@@ -64,6 +65,12 @@ def _no_store(response: Response) -> Response:
     # Pages show customers' data: keep them out of shared caches and the back-button cache.
     response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+@blueprint.errorhandler(queries.BadCursor)
+def _bad_cursor(exc: queries.BadCursor) -> BadRequest:
+    # A hand-edited or cut link: say what is wrong with it rather than show some other page.
+    return BadRequest(str(exc))
 
 
 def _staff() -> Staff:
@@ -181,7 +188,7 @@ def events() -> str:
     )
 
 
-@blueprint.get("/events/<int:event_id>")
+@blueprint.get("/events/<id:event_id>")
 @login_required
 def event(event_id: int) -> str:
     return _render_event(event_id, revealed=frozenset())
@@ -230,7 +237,7 @@ def chart_page() -> str:
 # --- acting ---------------------------------------------------------------------------
 
 
-@blueprint.post("/actions/<int:action_id>/reveal")
+@blueprint.post("/actions/<id:action_id>/reveal")
 @login_required
 def reveal(action_id: int) -> str:
     """Show this Action's recipient in full, once, and record who looked."""
@@ -244,7 +251,7 @@ def reveal(action_id: int) -> str:
     return _render_event(event_id, revealed=frozenset({action_id}))
 
 
-@blueprint.post("/actions/<int:action_id>/retry")
+@blueprint.post("/actions/<id:action_id>/retry")
 @login_required
 def retry(action_id: int) -> BaseResponse:
     svc = services()
@@ -257,7 +264,7 @@ def retry(action_id: int) -> BaseResponse:
     return redirect(url_for("logpage.event", event_id=event_id))
 
 
-@blueprint.post("/events/<int:event_id>/replay")
+@blueprint.post("/events/<id:event_id>/replay")
 @login_required
 def replay(event_id: int) -> BaseResponse:
     svc = services()
