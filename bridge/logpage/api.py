@@ -67,11 +67,23 @@ def _refuse(error: str) -> Response:
     return response
 
 
+class BadLimit(ValueError):
+    """`limit` is not a whole number from 1 to MAX_LIMIT: a script that asked for something
+    else should hear so, not silently get another page size."""
+
+
+@blueprint.errorhandler(BadLimit)
+def _bad_limit(exc: BadLimit) -> Response:
+    return rejection(400, str(exc), "bad_limit")
+
+
 def _limit() -> int:
-    try:
-        return max(1, min(MAX_LIMIT, int(request.args.get("limit", queries.PAGE_SIZE))))
-    except ValueError:
+    raw = request.args.get("limit")
+    if raw is None:
         return queries.PAGE_SIZE
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4 and 1 <= int(raw) <= MAX_LIMIT):
+        raise BadLimit(f"limit must be a whole number from 1 to {MAX_LIMIT}, not {raw[:20]!r}")
+    return int(raw)
 
 
 @blueprint.get("/events")

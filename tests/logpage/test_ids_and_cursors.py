@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bridge.logpage import api as api_module
 from bridge.models import Action, AuditEntry, Event
 from bridge.services import services
 from bridge.states import State
@@ -111,3 +112,22 @@ def test_good_cursors_at_the_edges_of_the_range_page_as_before(staff_client, see
 def test_numbers_in_the_search_box_never_reach_the_database_out_of_range(staff_client, seed, term):
     seed.event()
     assert listed(staff_client, f"?q={term}") == []
+
+
+@pytest.mark.parametrize("limit", ["abc", "0", "-1", "1.5", "²", str(api_module.MAX_LIMIT + 1), "9" * 5000])
+def test_a_bad_api_limit_is_refused_with_the_reason(log_app, staff, limit):
+    token = cli(log_app, "create-api-token", "scripts").output.strip()
+    for path in ("/api/events", "/api/actions"):
+        api = log_app.test_client().get(
+            path, query_string={"limit": limit}, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert api.status_code == 400 and "limit must be a whole number" in api.json["error"], api.text
+
+
+def test_the_largest_api_limit_is_accepted(log_app, staff, seed):
+    seed.event()
+    token = cli(log_app, "create-api-token", "scripts").output.strip()
+    api = log_app.test_client().get(
+        f"/api/actions?limit={api_module.MAX_LIMIT}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert api.status_code == 200 and len(api.json["actions"]) == 3, api.text
