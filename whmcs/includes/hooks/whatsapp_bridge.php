@@ -7,17 +7,22 @@
  * and fill in bridge_url and secret (the same whsec_... secret the bridge has).
  *
  * What it does: on each enabled hook it keeps an allow-list of the hook's
- * fields (no password, server credential or card data ever leaves the panel),
- * wraps them as {"event": "<HookName>", "params": {...}} and POSTs that to
- * <bridge_url>/webhooks/whmcs, signed per Standard Webhooks
+ * fields (no password, server credential or card data ever leaves the panel:
+ * a key that names a secret is dropped even if allow-listed, see
+ * is_secret_key), wraps them as {"event": "<HookName>", "params": {...}} and
+ * POSTs that to <bridge_url>/webhooks/whmcs, signed per Standard Webhooks
  * (webhook-id / webhook-timestamp / webhook-signature).
  *
  * It never breaks or slows the panel: one HTTP attempt of at most timeout_ms
  * (capped at 2000 ms) per event, every error caught and written to the
- * Activity Log. When the bridge is down (network error, timeout, 408, 429,
- * 5xx) the event is kept in a spool folder and resent, oldest first and with
- * the same webhook-id, on the next cron run (AfterCronJob) or the next event.
- * Any other 4xx means the bridge refused the event itself: logged and dropped.
+ * Activity Log. An event the bridge did not take is kept in a spool folder
+ * and resent, with the same webhook-id, on the next cron run (AfterCronJob)
+ * or the next event; see "Spool" below for what happens on each answer.
+ * Nothing is deleted that the bridge did not take: an event refused for good
+ * (400, 413, 422), one that failed spool_max_attempts times, or one older
+ * than spool_max_age_days goes to the rejected/ folder inside the spool
+ * folder, with one Activity Log line naming the hook and the reason. Move a
+ * file from rejected/ back into the spool folder to send it again.
  *
  * Requires PHP 7.4+ with the curl extension (WHMCS requires it too).
  */
@@ -63,7 +68,17 @@ function default_settings(): array
         // (a flush during a panel request gets timeout_ms in all).
         'flush_max_files' => 50,
         'cron_flush_budget_ms' => 10000,
-        // Disk guard and age limit of spooled events.
+        // Each spooled event has its own retries: after a failed try (the
+        // bridge answered 5xx or another unexpected status, or did not answer
+        // in time) it waits spool_backoff_base_s * 2^(tries - 1) seconds, at
+        // most spool_backoff_max_s, while the events behind it go on; after
+        // spool_max_attempts failed tries it moves to rejected/. With the
+        // defaults that is about 9 hours of failures (WHMCS's cron runs
+        // every 5 minutes).
+        'spool_max_attempts' => 10,
+        'spool_backoff_base_s' => 60,
+        'spool_backoff_max_s' => 21600,
+        // Disk guard and age limit of spooled events (older: to rejected/).
         'spool_max_files' => 5000,
         'spool_max_age_days' => 7,
         // Client custom field ids that may be forwarded (e.g. a WhatsApp
@@ -84,6 +99,9 @@ const ENV_SETTINGS = [
     'WHATSAPP_BRIDGE_TIMEOUT_MS' => 'timeout_ms',
     'WHATSAPP_BRIDGE_RETRY_BACKOFF_S' => 'retry_backoff_s',
     'WHATSAPP_BRIDGE_FLUSH_MAX_FILES' => 'flush_max_files',
+    'WHATSAPP_BRIDGE_SPOOL_MAX_ATTEMPTS' => 'spool_max_attempts',
+    'WHATSAPP_BRIDGE_SPOOL_BACKOFF_BASE_S' => 'spool_backoff_base_s',
+    'WHATSAPP_BRIDGE_SPOOL_BACKOFF_MAX_S' => 'spool_backoff_max_s',
 ];
 
 const JSON_FLAGS = JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES
@@ -152,6 +170,45 @@ function allow_lists(): array
 const CUSTOM_FIELD_HOOKS = ['ClientAdd', 'ClientEdit'];
 
 /* ---------------------------------------------------------------------------
+ * Secret key names. A second line behind the allow-lists: a key that names a
+ * secret is never sent, even if an allow-list names it. The same rule as the
+ * bridge's bridge/secret_keys.py (keep the two identical): the key is split
+ * into lowercase words (separators, camelCase, digits after letters), and it
+ * is secret when it ends with a secret term, then optionally a qualifier
+ * (confirm, again, hash, ...) and a number. Long terms count glued to the
+ * word before them, as WHMCS writes its keys (serverpassword, oldpassword,
+ * securityqans, transfersecret); short ones (pass, pw, pwd, pin) only as a
+ * whole word or after new/old/existing/current/confirm (newpw, existingpw),
+ * so that passport, compass, password_hint, tokenizer and gravatarHash stay.
+ * ------------------------------------------------------------------------- */
+
+const SECRET_LONG_TERMS = 'password|passwd|passphrase|secret|token|credential'
+    . '|access_?hash|access_?key|api_?key|private_?key'
+    . '|security_?(?:q(?:uestion)?_?)?ans(?:wer)?'
+    . '|card_?num(?:ber)?|cc_?num(?:ber)?|card_?issue_?num(?:ber)?|cvv|cvc'
+    . '|bank_?acc(?:oun)?t|bank_?code|server_?user_?name';
+const SECRET_SHORT_TERMS = 'pass|pwd?|pin';
+const SECRET_QUALIFIERS = 'confirm(?:ation)?|again|repeat|retype|verify|hash|new|old';
+const SECRET_NAME = '/(?:(?:' . SECRET_LONG_TERMS . ')s?|(?:^|_|new|old|existing|current|confirm)(?:'
+    . SECRET_SHORT_TERMS . '))(?:_?(?:' . SECRET_QUALIFIERS . '))?(?:_[0-9]+)?$/';
+
+/** "clientSecret" => "client_secret", "newpassword2" => "newpassword_2". */
+function normalise_key(string $key): string
+{
+    $spaced = (string) preg_replace('/(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])/', '_', $key);
+    $spaced = (string) preg_replace('/(?<=[A-Za-z])(?=[0-9])/', '_', $spaced);
+    // ASCII only, whatever the locale (strtolower follows it on PHP 7).
+    $lower = strtr($spaced, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz');
+    return trim((string) preg_replace('/[^a-z0-9]+/', '_', $lower), '_');
+}
+
+/** True when a value under $key is a credential, card or bank number. */
+function is_secret_key(string $key): bool
+{
+    return preg_match(SECRET_NAME, normalise_key($key)) === 1;
+}
+
+/* ---------------------------------------------------------------------------
  * Settings loading
  * ------------------------------------------------------------------------- */
 
@@ -201,9 +258,11 @@ function settings(): array
     $s['timeout_ms'] = max(100, min(2000, (int) $s['timeout_ms']));
     $s['connect_timeout_ms'] = max(50, min($s['timeout_ms'], (int) $s['connect_timeout_ms']));
     foreach (['retry_backoff_s', 'flush_max_files', 'cron_flush_budget_ms',
+              'spool_backoff_base_s', 'spool_backoff_max_s',
               'spool_max_files', 'spool_max_age_days', 'hook_priority'] as $int_key) {
         $s[$int_key] = max(0, (int) $s[$int_key]);
     }
+    $s['spool_max_attempts'] = max(1, (int) $s['spool_max_attempts']);
     $s['forward_custom_fields'] = array_map('strval', (array) $s['forward_custom_fields']);
 
     $settings = $s;
@@ -276,7 +335,7 @@ function filter_fields($data, array $spec): array
         return $out;
     }
     foreach ($spec as $key => $rule) {
-        if (!array_key_exists($key, $data)) {
+        if (!array_key_exists($key, $data) || is_secret_key((string) $key)) {
             continue;
         }
         $value = $data[$key];
