@@ -847,8 +847,11 @@ function in_backoff(array $s): bool
  * or a set-up problem (OUTCOME_SETUP: 401, 404, 405). Going on would only
  * spend the cron run's time (each unreachable try waits up to its connect
  * timeout) and could not succeed; and since those answers are never counted
- * against an event, no event is pushed towards rejected/ by an outage. Work
- * is bounded: $max_files tries and $deadline_ms; waiting files are not read.
+ * against an event, no event is pushed towards rejected/ by an outage. A
+ * timeout once the event was sent does not end the flush: it may be that
+ * body's doing, so it counts against the event like a 500, and the time
+ * budget bounds how many such tries one run makes. Work is bounded:
+ * $max_files tries and $deadline_ms; waiting files are not even read.
  * Only one PHP process flushes at a time (flock); the others skip.
  *
  * @return array{sent:int, failed:int, rejected:int, left:int, rejected_total:int,
