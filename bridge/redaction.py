@@ -1,7 +1,8 @@
 """Drop secrets from inbound payloads before anything is stored or logged.
 
 The PHP hook already forwards only an allow-list; this is the bridge's own second line:
-secret keys are removed wherever they appear, and any value that looks like a card
+secret keys (bridge.secret_keys: `password`, `securityqans`, `api_token`, ... not `passport`)
+are removed wherever they appear, and any value that looks like a card
 number (13-19 digits passing the Luhn check) is masked.
 """
 
@@ -10,30 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-SECRET_KEYS = frozenset(
-    {
-        "password",
-        "password2",
-        "newpassword",
-        "serverpassword",
-        "serverusername",
-        "serveraccesshash",
-        "accesshash",
-        "cardnum",
-        "cardnumber",
-        "ccnumber",
-        "cardcvv",
-        "cccvv",
-        "cvv",
-        "cvv2",
-        "cardissuenum",
-        "bankacct",
-        "bankcode",
-        "api_secret",
-        "secret",
-        "token",
-    }
-)
+from bridge.secret_keys import is_secret_key
 
 _CARDISH = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 REDACTED = "[redacted]"
@@ -55,10 +33,6 @@ def _mask_cards(text: str) -> str:
         return REDACTED if 13 <= len(digits) <= 19 and _luhn_ok(digits) else match.group()
 
     return _CARDISH.sub(replace, text)
-
-
-def is_secret_key(key: str) -> bool:
-    return key.lower().replace("-", "").replace("_", "") in SECRET_KEYS
 
 
 def redact(value: Any, key: str = "") -> Any:

@@ -79,3 +79,7 @@ class Panel:
 
     def spooled_ids(self) -> list[str]:
         return [json.loads(p.read_text())["id"] for p in self.spooled()]
+
+    def rejected(self) -> list[Path]:
+        """Events the hook file will not send again by itself (kept in the spool's rejected/)."""
+        return sorted((self.spool / "rejected").glob("*.json"))

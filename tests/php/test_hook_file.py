@@ -18,6 +18,7 @@ import stat
 import subprocess
 import threading
 import time
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -155,6 +156,9 @@ class Receiver:
         self.webhook = Webhook(secret)
         self.requests: list[dict] = []
         self.status = 204
+        # status_for(body) -> status, when it depends on the event (a poison body)
+        self.status_for = None
+        self.clock_offset = 0  # seconds added to the Date header (a bridge whose clock is off)
         self.delay = 0.0
         self.release = threading.Event()
         receiver = self
@@ -174,10 +178,16 @@ class Receiver:
                 receiver.requests.append(record)
                 if receiver.delay:
                     receiver.release.wait(receiver.delay)
+                status = receiver.status_for(body) if receiver.status_for else receiver.status
+                # Like the bridge: a refusal says why in {"error": ...}
+                answer = b"" if status < 300 else json.dumps({"error": f"stand-in says {status}"}).encode()
                 try:
-                    self.send_response(receiver.status)
-                    self.send_header("Content-Length", "0")
+                    self.send_response_only(status)
+                    self.send_header("Date", formatdate(time.time() + receiver.clock_offset, usegmt=True))
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer)))
                     self.end_headers()
+                    self.wfile.write(answer)
                 except OSError:
                     pass  # the client gave up (timeout test)
 
@@ -455,13 +465,21 @@ def test_hanging_receiver_is_cut_at_the_timeout_and_spooled(bridge, receiver):
     assert any("curl error 28" in line for line in report["activity_log"])
 
 
-@pytest.mark.parametrize("status", [400, 401, 422])
-def test_refused_event_is_dropped_and_logged(bridge, receiver, status):
+@pytest.mark.parametrize("status", [400, 413, 422])
+def test_refused_event_is_kept_in_rejected_and_logged(bridge, receiver, status):
     receiver.status = status
     report = bridge.run("InvoicePaid", "InvoicePaid")
     assert len(receiver.requests) == 1
     assert bridge.spooled() == []
-    assert any(f"HTTP {status}" in line and "dropped" in line for line in report["activity_log"])
+    [kept] = bridge.rejected()
+    stored = json.loads(kept.read_text())
+    assert stored["id"] == receiver.requests[0]["headers"]["webhook-id"]
+    assert stored["body"] == receiver.requests[0]["body"]  # as sent: it can be sent again
+    assert f'HTTP {status} "stand-in says {status}"' in stored["rejected"]["reason"]
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    # one line naming the hook and the bridge's reason
+    [line] = report["activity_log"]
+    assert "InvoicePaid" in line and f'HTTP {status} "stand-in says {status}"' in line and "moved to rejected/" in line
 
 
 def test_flush_stops_at_first_failure_then_resumes_in_order(panel, receiver):
@@ -485,14 +503,158 @@ def test_flush_stops_at_first_failure_then_resumes_in_order(panel, receiver):
     assert panel.spooled() == []
 
 
-def test_spooled_event_refused_on_resend_is_dropped(panel, receiver):
+def test_spooled_event_refused_on_resend_is_moved_to_rejected(panel, receiver):
     panel.run("InvoicePaid", "InvoicePaid")
+    [spooled] = panel.spooled_ids()
     panel.url = receiver.url
     receiver.status = 400
     report = panel.run("AfterCronJob")
     assert len(receiver.requests) == 1
     assert panel.spooled() == []
     assert any("refused spooled" in line for line in report["activity_log"])
+    assert [json.loads(p.read_text())["id"] for p in panel.rejected()] == [spooled]
+    assert any("rejected/ holds 1" in line for line in report["activity_log"])
+
+
+# --------------------------------------------------------------------------
+# Spool: one event never holds up the others, and nothing is dropped silently
+# --------------------------------------------------------------------------
+
+# Each failed try counts; no wait between tries, so each cron run is a try.
+THREE_TRIES = {"WHATSAPP_BRIDGE_SPOOL_MAX_ATTEMPTS": "3", "WHATSAPP_BRIDGE_SPOOL_BACKOFF_BASE_S": "0"}
+
+
+def answers_500_to_a_nul(body: str) -> int:
+    """A bridge that cannot store a NUL character (PostgreSQL) and fails on it every time."""
+    return 500 if "\\u0000" in body else 202
+
+
+def sent_ids(receiver: Receiver) -> list[str]:
+    return [r["headers"]["webhook-id"] for r in receiver.requests]
+
+
+def test_a_poison_event_never_holds_up_the_events_behind_it(panel, receiver):
+    # While the bridge is down: a ClientEdit the bridge will never store, then a good event.
+    panel.run("ClientEdit", {**load_sample("ClientEdit"), "firstname": "Lu\u0000cía"})
+    panel.run("InvoicePaid", "InvoicePaid")
+    poison, good = panel.spooled_ids()
+    panel.url = receiver.url
+    receiver.status_for = answers_500_to_a_nul
+
+    first = panel.run("AfterCronJob", **THREE_TRIES)
+    assert sent_ids(receiver) == [poison, good]  # the good one arrives on the first run
+    assert all(r["verified"] for r in receiver.requests)
+    assert panel.spooled_ids() == [poison]
+    assert any("resent 1" in line and "1 failed" in line and "HTTP 500" in line for line in first["activity_log"])
+
+    panel.run("AfterCronJob", **THREE_TRIES)
+    last = panel.run("AfterCronJob", **THREE_TRIES)
+    assert sent_ids(receiver) == [poison, good, poison, poison]
+    assert panel.spooled() == []
+    [kept] = panel.rejected()
+    stored = json.loads(kept.read_text())
+    assert stored["id"] == poison and stored["rejected"]["attempts"] == 3
+    assert json.loads(stored["body"])["params"]["firstname"] == "Lu\u0000cía"  # kept as sent, to look at
+    # one line for the rejected event, naming the hook and the reason; the flush says what rejected/ holds
+    moved = [line for line in panel.log.read_text().splitlines() if poison in line and "rejected/" in line]
+    assert len(moved) == 1, moved
+    assert "ClientEdit" in moved[0] and "failed 3 times (last: HTTP 500" in moved[0]
+    assert "moved to rejected/" in moved[0]
+    assert any("rejected/ holds 1" in line for line in last["activity_log"])
+
+    panel.run("AfterCronJob", **THREE_TRIES)
+    assert len(receiver.requests) == 4  # never sent again by itself
+
+
+def test_a_failed_event_waits_for_its_own_next_try_and_others_pass(bridge, receiver):
+    receiver.status = 500
+    bridge.run("InvoicePaid", "InvoicePaid")  # default backoff: 60 s before its next try
+    [waiting] = bridge.spooled()
+    match = re.search(r"\.a1\.t(\d+)\.json$", waiting.name)
+    assert match, waiting.name
+    assert 0 < int(match.group(1)) - time.time() <= 60
+
+    receiver.status = 202
+    bridge.run("AfterCronJob")
+    assert len(receiver.requests) == 1  # not due yet
+    bridge.run("InvoiceCreated", "InvoiceCreated")  # a new event goes past it
+    assert [json.loads(r["body"])["event"] for r in receiver.requests] == ["InvoicePaid", "InvoiceCreated"]
+    assert bridge.spooled() == [waiting]
+
+
+def test_a_refused_signature_keeps_the_events_and_says_to_check_the_secret(bridge, receiver):
+    receiver.status = 401
+    report = bridge.run("InvoicePaid", "InvoicePaid", **THREE_TRIES)
+    [spooled] = bridge.spooled_ids()
+    assert any(
+        "HTTP 401" in line and "WHMCS_WEBHOOK_SECRET" in line and "spooled" in line for line in report["activity_log"]
+    )
+
+    for _ in range(4):
+        report = bridge.run("AfterCronJob", **THREE_TRIES)
+        assert any("WHMCS_WEBHOOK_SECRET" in line and "stay in the spool" in line for line in report["activity_log"])
+    assert len(receiver.requests) == 5
+    assert bridge.rejected() == []
+    [file] = bridge.spooled()
+    assert file.name.endswith(f"-{spooled}.json")  # no failure counted against it
+
+    receiver.status = 202  # the secret is fixed
+    bridge.run("AfterCronJob", **THREE_TRIES)
+    assert sent_ids(receiver)[-1] == spooled and receiver.requests[-1]["verified"]
+    assert bridge.spooled() == []
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_url_that_is_not_the_bridge_keeps_the_events_and_says_so(panel, receiver, status):
+    panel.run("InvoicePaid", "InvoicePaid")
+    panel.url = receiver.url
+    receiver.status = status
+    report = panel.run("AfterCronJob", **THREE_TRIES)
+    assert any("check bridge_url" in line and f"HTTP {status}" in line for line in report["activity_log"])
+    assert len(panel.spooled()) == 1 and panel.rejected() == []
+    assert panel.spooled()[0].name.endswith(f"-{panel.spooled_ids()[0]}.json")  # nothing counted
+
+
+@pytest.mark.parametrize(("offset", "words"), [(-900, "ahead of"), (900, "behind")])
+def test_a_refused_signature_names_a_clock_minutes_off(bridge, receiver, offset, words):
+    receiver.status = 401
+    receiver.clock_offset = offset  # the bridge's clock, seen from the panel
+    report = bridge.run("InvoicePaid", "InvoicePaid")
+    [line] = report["activity_log"]
+    match = re.search(r"clock is (\d+) s (ahead of|behind) the bridge's", line)
+    assert match and match.group(2) == words, line
+    assert abs(int(match.group(1)) - 900) <= 5 and "NTP" in line
+    assert len(bridge.spooled()) == 1
+
+
+@pytest.mark.parametrize("status", [503, 429, 502])
+def test_an_unavailable_bridge_ends_the_flush_and_counts_against_no_event(panel, receiver, status):
+    panel.run("InvoiceCreated", "InvoiceCreated")
+    panel.run("InvoicePaid", "InvoicePaid")
+    names = [p.name for p in panel.spooled()]
+    panel.url = receiver.url
+    receiver.status = status
+    for _ in range(4):
+        report = panel.run("AfterCronJob", **THREE_TRIES)
+        assert any("still unreachable" in line and f"HTTP {status}" in line for line in report["activity_log"])
+    assert len(receiver.requests) == 4  # one try per run: the rest would get the same answer
+    assert [p.name for p in panel.spooled()] == names and panel.rejected() == []
+
+
+def test_an_event_older_than_the_age_limit_moves_to_rejected(panel, receiver):
+    panel.run("InvoicePaid", "InvoicePaid")
+    [file] = panel.spooled()
+    stored = json.loads(file.read_text())
+    file.write_text(json.dumps({**stored, "created_at": int(time.time()) - 8 * 86400}))
+    panel.url = receiver.url
+    report = panel.run("AfterCronJob")
+    assert receiver.requests == []
+    assert panel.spooled() == []
+    assert [json.loads(p.read_text())["id"] for p in panel.rejected()] == [stored["id"]]
+    assert any(
+        "InvoicePaid event" in line and "waited more than 7 days" in line and "moved to rejected/" in line
+        for line in report["activity_log"]
+    )
 
 
 def test_flush_is_bounded_to_50_files(panel, receiver):

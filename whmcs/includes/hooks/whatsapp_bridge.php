@@ -7,17 +7,23 @@
  * and fill in bridge_url and secret (the same whsec_... secret the bridge has).
  *
  * What it does: on each enabled hook it keeps an allow-list of the hook's
- * fields (no password, server credential or card data ever leaves the panel),
- * wraps them as {"event": "<HookName>", "params": {...}} and POSTs that to
- * <bridge_url>/webhooks/whmcs, signed per Standard Webhooks
+ * fields (no password, server credential or card data ever leaves the panel:
+ * a key that names a secret is dropped even if allow-listed, see
+ * is_secret_key), wraps them as {"event": "<HookName>", "params": {...}} and
+ * POSTs that to <bridge_url>/webhooks/whmcs, signed per Standard Webhooks
  * (webhook-id / webhook-timestamp / webhook-signature).
  *
  * It never breaks or slows the panel: one HTTP attempt of at most timeout_ms
  * (capped at 2000 ms) per event, every error caught and written to the
- * Activity Log. When the bridge is down (network error, timeout, 408, 429,
- * 5xx) the event is kept in a spool folder and resent, oldest first and with
- * the same webhook-id, on the next cron run (AfterCronJob) or the next event.
- * Any other 4xx means the bridge refused the event itself: logged and dropped.
+ * Activity Log. An event the bridge did not take is kept in a spool folder
+ * and resent, with the same webhook-id, on the next cron run (AfterCronJob)
+ * or the next event; the OUTCOME_* constants and flush_spool() below say
+ * what happens on each answer.
+ * Nothing is deleted that the bridge did not take: an event refused for good
+ * (400, 413, 422), one that failed spool_max_attempts times, or one older
+ * than spool_max_age_days goes to the rejected/ folder inside the spool
+ * folder, with one Activity Log line naming the hook and the reason. Move a
+ * file from rejected/ back into the spool folder to send it again.
  *
  * Requires PHP 7.4+ with the curl extension (WHMCS requires it too).
  */
@@ -63,7 +69,17 @@ function default_settings(): array
         // (a flush during a panel request gets timeout_ms in all).
         'flush_max_files' => 50,
         'cron_flush_budget_ms' => 10000,
-        // Disk guard and age limit of spooled events.
+        // Each spooled event has its own retries: after a failed try (the
+        // bridge answered 5xx or another unexpected status, or did not answer
+        // in time) it waits spool_backoff_base_s * 2^(tries - 1) seconds, at
+        // most spool_backoff_max_s, while the events behind it go on; after
+        // spool_max_attempts failed tries it moves to rejected/. With the
+        // defaults that is about 9 hours of failures (WHMCS's cron runs
+        // every 5 minutes).
+        'spool_max_attempts' => 10,
+        'spool_backoff_base_s' => 60,
+        'spool_backoff_max_s' => 21600,
+        // Disk guard and age limit of spooled events (older: to rejected/).
         'spool_max_files' => 5000,
         'spool_max_age_days' => 7,
         // Client custom field ids that may be forwarded (e.g. a WhatsApp
@@ -84,6 +100,9 @@ const ENV_SETTINGS = [
     'WHATSAPP_BRIDGE_TIMEOUT_MS' => 'timeout_ms',
     'WHATSAPP_BRIDGE_RETRY_BACKOFF_S' => 'retry_backoff_s',
     'WHATSAPP_BRIDGE_FLUSH_MAX_FILES' => 'flush_max_files',
+    'WHATSAPP_BRIDGE_SPOOL_MAX_ATTEMPTS' => 'spool_max_attempts',
+    'WHATSAPP_BRIDGE_SPOOL_BACKOFF_BASE_S' => 'spool_backoff_base_s',
+    'WHATSAPP_BRIDGE_SPOOL_BACKOFF_MAX_S' => 'spool_backoff_max_s',
 ];
 
 const JSON_FLAGS = JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES
@@ -152,6 +171,45 @@ function allow_lists(): array
 const CUSTOM_FIELD_HOOKS = ['ClientAdd', 'ClientEdit'];
 
 /* ---------------------------------------------------------------------------
+ * Secret key names. A second line behind the allow-lists: a key that names a
+ * secret is never sent, even if an allow-list names it. The same rule as the
+ * bridge's bridge/secret_keys.py (keep the two identical): the key is split
+ * into lowercase words (separators, camelCase, digits after letters), and it
+ * is secret when it ends with a secret term, then optionally a qualifier
+ * (confirm, again, hash, ...) and a number. Long terms count glued to the
+ * word before them, as WHMCS writes its keys (serverpassword, oldpassword,
+ * securityqans, transfersecret); short ones (pass, pw, pwd, pin) only as a
+ * whole word or after new/old/existing/current/confirm (newpw, existingpw),
+ * so that passport, compass, password_hint, tokenizer and gravatarHash stay.
+ * ------------------------------------------------------------------------- */
+
+const SECRET_LONG_TERMS = 'password|passwd|passphrase|secret|token|credential'
+    . '|access_?hash|access_?key|api_?key|private_?key'
+    . '|security_?(?:q(?:uestion)?_?)?ans(?:wer)?'
+    . '|card_?num(?:ber)?|cc_?num(?:ber)?|card_?issue_?num(?:ber)?|cvv|cvc'
+    . '|bank_?acc(?:oun)?t|bank_?code|server_?user_?name';
+const SECRET_SHORT_TERMS = 'pass|pwd?|pin';
+const SECRET_QUALIFIERS = 'confirm(?:ation)?|again|repeat|retype|verify|hash|new|old';
+const SECRET_NAME = '/(?:(?:' . SECRET_LONG_TERMS . ')s?|(?:^|_|new|old|existing|current|confirm)(?:'
+    . SECRET_SHORT_TERMS . '))(?:_?(?:' . SECRET_QUALIFIERS . '))?(?:_[0-9]+)?$/';
+
+/** "clientSecret" => "client_secret", "newpassword2" => "newpassword_2". */
+function normalise_key(string $key): string
+{
+    $spaced = (string) preg_replace('/(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])/', '_', $key);
+    $spaced = (string) preg_replace('/(?<=[A-Za-z])(?=[0-9])/', '_', $spaced);
+    // ASCII only, whatever the locale (strtolower follows it on PHP 7).
+    $lower = strtr($spaced, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz');
+    return trim((string) preg_replace('/[^a-z0-9]+/', '_', $lower), '_');
+}
+
+/** True when a value under $key is a credential, card or bank number. */
+function is_secret_key(string $key): bool
+{
+    return preg_match(SECRET_NAME, normalise_key($key)) === 1;
+}
+
+/* ---------------------------------------------------------------------------
  * Settings loading
  * ------------------------------------------------------------------------- */
 
@@ -201,9 +259,11 @@ function settings(): array
     $s['timeout_ms'] = max(100, min(2000, (int) $s['timeout_ms']));
     $s['connect_timeout_ms'] = max(50, min($s['timeout_ms'], (int) $s['connect_timeout_ms']));
     foreach (['retry_backoff_s', 'flush_max_files', 'cron_flush_budget_ms',
+              'spool_backoff_base_s', 'spool_backoff_max_s',
               'spool_max_files', 'spool_max_age_days', 'hook_priority'] as $int_key) {
         $s[$int_key] = max(0, (int) $s[$int_key]);
     }
+    $s['spool_max_attempts'] = max(1, (int) $s['spool_max_attempts']);
     $s['forward_custom_fields'] = array_map('strval', (array) $s['forward_custom_fields']);
 
     $settings = $s;
@@ -276,7 +336,7 @@ function filter_fields($data, array $spec): array
         return $out;
     }
     foreach ($spec as $key => $rule) {
-        if (!array_key_exists($key, $data)) {
+        if (!array_key_exists($key, $data) || is_secret_key((string) $key)) {
             continue;
         }
         $value = $data[$key];
@@ -420,8 +480,40 @@ function enrich(string $hook, array $params, array $s): array
 }
 
 /* ---------------------------------------------------------------------------
- * Sending
+ * Sending. Every try ends in one of these outcomes, and the spool acts on it.
  * ------------------------------------------------------------------------- */
+
+/** 2xx: the bridge has the event. */
+const OUTCOME_SENT = 'sent';
+/** 400, 413, 422: the bridge refuses this event's body for good (and says why). */
+const OUTCOME_REFUSED = 'refused';
+/**
+ * 401 (the signature is refused: the secret, or this server's clock), 404 or
+ * 405 (bridge_url does not lead to the bridge's webhook): a set-up problem that
+ * every event meets alike. Never counted against the event; an admin fixes it.
+ */
+const OUTCOME_SETUP = 'setup';
+/**
+ * Nothing reached the bridge (connection refused, DNS, TLS, connect timeout),
+ * or it says it is unavailable as a whole (429, 502, 503, 504), or this run's
+ * time ran out mid-try. Not the event's fault: never counted against it.
+ */
+const OUTCOME_UNAVAILABLE = 'unavailable';
+/**
+ * Anything else: 500 and the other 5xx, 408, other 4xx, no answer within
+ * timeout_ms once the event was sent. It may be this event's own fault (a
+ * body the bridge cannot store answers 500 every time), so it counts against
+ * the event: backoff, and rejected/ after spool_max_attempts.
+ */
+const OUTCOME_FAILED = 'failed';
+
+const REFUSED_STATUSES = [400, 413, 422];
+const SETUP_STATUSES = [401, 404, 405];
+const UNAVAILABLE_STATUSES = [429, 502, 503, 504];
+/** The bridge accepts signatures made up to 5 minutes off its clock; warn before that. */
+const CLOCK_SKEW_WARN_S = 240;
+/** How much of the bridge's answer is read: its refusals say why in {"error": "..."}. */
+const ANSWER_MAX_BYTES = 2048;
 
 function sign(string $key, string $id, string $timestamp, string $body): string
 {
@@ -431,14 +523,14 @@ function sign(string $key, string $id, string $timestamp, string $body): string
 /**
  * One signed POST of a message ({id, event, body}).
  *
- * @return array{outcome:string, detail:string} outcome: "ok" (2xx),
- *   "drop" (4xx other than 408/429: the event itself is refused) or
- *   "retry" (network error, timeout, 408, 429, 5xx, anything else).
+ * @return array{outcome:string, detail:string, fix:string} outcome: one of the
+ *   OUTCOME_* constants; detail: the status or curl error, with the bridge's
+ *   own words when it gave some; fix: for OUTCOME_SETUP, what an admin must do.
  */
 function send(array $s, array $msg, int $timeout_ms): array
 {
     if (!function_exists('curl_init')) {
-        return ['outcome' => 'retry', 'detail' => 'PHP curl extension missing'];
+        return outcome(OUTCOME_UNAVAILABLE, 'PHP curl extension missing');
     }
     $timestamp = (string) time();
     $headers = [
@@ -452,8 +544,10 @@ function send(array $s, array $msg, int $timeout_ms): array
     $timeout_ms = max(1, min($s['timeout_ms'], $timeout_ms));
     $ch = curl_init(endpoint($s['bridge_url']));
     if ($ch === false) {
-        return ['outcome' => 'retry', 'detail' => 'curl_init failed'];
+        return outcome(OUTCOME_UNAVAILABLE, 'curl_init failed');
     }
+    $answer = '';
+    $bridge_date = '';
     curl_setopt_array($ch, [
         CURLOPT_POST => true,
         CURLOPT_POSTFIELDS => $msg['body'],
@@ -464,36 +558,114 @@ function send(array $s, array $msg, int $timeout_ms): array
         CURLOPT_FOLLOWLOCATION => false,
         CURLOPT_SSL_VERIFYPEER => true,
         CURLOPT_SSL_VERIFYHOST => 2,
-        // The answer is not needed: discard it instead of buffering it.
-        CURLOPT_WRITEFUNCTION => function ($handle, $chunk) {
+        // Keep only the start of the answer (a refusal's reason), never buffer more.
+        CURLOPT_WRITEFUNCTION => function ($handle, $chunk) use (&$answer) {
+            if (strlen($answer) < ANSWER_MAX_BYTES) {
+                $answer .= substr($chunk, 0, ANSWER_MAX_BYTES - strlen($answer));
+            }
             return strlen($chunk);
+        },
+        // The bridge's Date header tells a clock problem from a secret problem on 401.
+        CURLOPT_HEADERFUNCTION => function ($handle, $line) use (&$bridge_date) {
+            if (stripos($line, 'date:') === 0) {
+                $bridge_date = trim(substr($line, 5));
+            }
+            return strlen($line);
         },
     ]);
     curl_exec($ch);
     $errno = curl_errno($ch);
     $error = curl_error($ch);
     $status = (int) curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
+    // Zero when the request never left (nothing to blame the event for).
+    $sent = (int) curl_getinfo($ch, CURLINFO_REQUEST_SIZE) > 0;
     if (PHP_VERSION_ID < 80000) {
         curl_close($ch); // a no-op (deprecated in 8.5) since handles became objects
     }
 
     if ($errno !== 0) {
-        return ['outcome' => 'retry', 'detail' => "curl error {$errno}: {$error}"];
+        $detail = "curl error {$errno}: {$error}";
+        if (!$sent) {
+            return outcome(OUTCOME_UNAVAILABLE, $detail);
+        }
+        if ($errno === 28 && $timeout_ms < $s['timeout_ms']) {
+            // Cut short by this flush's own time budget: no verdict on the event.
+            return outcome(OUTCOME_UNAVAILABLE, $detail . ' (this run had no more time)');
+        }
+        return outcome(OUTCOME_FAILED, $detail);
     }
+    $said = bridge_said($answer);
+    $detail = "HTTP {$status}" . ($said !== '' ? " \"{$said}\"" : '');
     if ($status >= 200 && $status < 300) {
-        return ['outcome' => 'ok', 'detail' => "HTTP {$status}"];
+        return outcome(OUTCOME_SENT, $detail);
     }
-    if ($status >= 400 && $status < 500 && $status !== 408 && $status !== 429) {
-        return ['outcome' => 'drop', 'detail' => "HTTP {$status}"];
+    if (in_array($status, REFUSED_STATUSES, true)) {
+        return outcome(OUTCOME_REFUSED, $detail);
     }
-    return ['outcome' => 'retry', 'detail' => "HTTP {$status}"];
+    if ($status === 401) {
+        return outcome(OUTCOME_SETUP, $detail, signature_fix($bridge_date));
+    }
+    if (in_array($status, SETUP_STATUSES, true)) {
+        return outcome(OUTCOME_SETUP, $detail, 'check bridge_url: ' . endpoint($s['bridge_url'])
+            . " is not the bridge's webhook");
+    }
+    if (in_array($status, UNAVAILABLE_STATUSES, true)) {
+        return outcome(OUTCOME_UNAVAILABLE, $detail);
+    }
+    return outcome(OUTCOME_FAILED, $detail);
+}
+
+/** @return array{outcome:string, detail:string, fix:string} */
+function outcome(string $outcome, string $detail, string $fix = ''): array
+{
+    return ['outcome' => $outcome, 'detail' => $detail, 'fix' => $fix];
+}
+
+/** The bridge's reason from a refusal ({"error": "..."}), on one line, at most 200 bytes. */
+function bridge_said(string $answer): string
+{
+    $data = json_decode($answer, true);
+    if (!is_array($data) || !isset($data['error']) || !is_string($data['error'])) {
+        return '';
+    }
+    $text = trim((string) preg_replace('/[\x00-\x1F\x7F]+/', ' ', $data['error']));
+    if (strlen($text) <= 200) {
+        return $text;
+    }
+    return (function_exists('mb_strcut') ? mb_strcut($text, 0, 200, 'UTF-8') : substr($text, 0, 200)) . '...';
+}
+
+/** What to fix when the bridge refuses the signature (401). */
+function signature_fix(string $bridge_date): string
+{
+    $bridge_time = $bridge_date !== '' ? strtotime($bridge_date) : false;
+    if ($bridge_time !== false) {
+        $skew = time() - $bridge_time;
+        if (abs($skew) > CLOCK_SKEW_WARN_S) {
+            return sprintf(
+                "this server's clock is %d s %s the bridge's, and a signature is only accepted within"
+                . ' 5 minutes of the bridge\'s time: set the clock right (NTP)',
+                abs($skew),
+                $skew > 0 ? 'ahead of' : 'behind'
+            );
+        }
+    }
+    return "check that 'secret' is the bridge's WHMCS_WEBHOOK_SECRET (while the bridge's secret is"
+        . ' being rotated it accepts both)';
 }
 
 /* ---------------------------------------------------------------------------
  * Spool: one JSON file per event ({v, id, event, body, created_at}); the
- * signature is made at each send. File names start with the time in
- * microseconds, so name order is arrival order.
+ * signature is made at each send. A file is named
+ *   <time in microseconds>-<webhook id>.json            not failed yet
+ *   <time in microseconds>-<webhook id>.a<N>.t<T>.json  failed N times, next try at unix time T
+ * so name order is arrival order, and a flush tells from the names alone
+ * which files are due (a file waiting for its next try is never read).
+ * Files that will not be sent go to rejected/ (inside the spool folder, so
+ * the same protection applies), under their first name, with the reason.
  * ------------------------------------------------------------------------- */
+
+const SPOOL_NAME = '/^(.+?)(?:\.a(\d+)\.t(\d+))?\.json$/';
 
 function ensure_spool_dir(string $dir): bool
 {
@@ -510,6 +682,11 @@ function ensure_spool_dir(string $dir): bool
     return is_writable($dir);
 }
 
+function rejected_dir(array $s): string
+{
+    return $s['spool_dir'] . '/rejected';
+}
+
 /** @return string[] spooled files, oldest first */
 function spool_files(string $dir): array
 {
@@ -521,7 +698,77 @@ function spool_files(string $dir): array
     return $files;
 }
 
-function spool_write(array $s, array $msg): bool
+function rejected_count(array $s): int
+{
+    $files = is_dir(rejected_dir($s)) ? glob(rejected_dir($s) . '/*.json', GLOB_NOSORT) : [];
+    return is_array($files) ? count($files) : 0;
+}
+
+/** @return array{base:string, attempts:int, next_try:int} what a spool file's name says */
+function spool_entry(string $file): array
+{
+    $name = basename($file);
+    if (!preg_match(SPOOL_NAME, $name, $m)) {
+        return ['base' => $name, 'attempts' => 0, 'next_try' => 0];
+    }
+    return ['base' => $m[1], 'attempts' => (int) ($m[2] ?? 0), 'next_try' => (int) ($m[3] ?? 0)];
+}
+
+function spool_name(string $base, int $attempts, int $next_try): string
+{
+    return $attempts > 0 ? "{$base}.a{$attempts}.t{$next_try}.json" : "{$base}.json";
+}
+
+/** Seconds before the next try of an event that failed $attempts times. */
+function retry_delay(array $s, int $attempts): int
+{
+    $delay = $s['spool_backoff_base_s'] * (2 ** min(30, max(0, $attempts - 1)));
+    return (int) min($s['spool_backoff_max_s'], $delay);
+}
+
+/** @return array<string,mixed> what a spool file holds */
+function message_data(array $msg): array
+{
+    return [
+        'v' => 1,
+        'id' => $msg['id'],
+        'event' => $msg['event'],
+        'body' => $msg['body'],
+        'created_at' => $msg['created_at'],
+    ];
+}
+
+/** $data as JSON in $dir/$name, mode 0600, whole or not at all (a temporary file renamed). */
+function write_file(string $dir, string $name, array $data): bool
+{
+    $json = json_encode($data, JSON_FLAGS);
+    if (!is_string($json)) {
+        return false;
+    }
+    $tmp = $dir . '/.tmp-' . bin2hex(random_bytes(8));
+    $fh = @fopen($tmp, 'xb');
+    if ($fh === false) {
+        return false;
+    }
+    @chmod($tmp, 0600); // before any content is written
+    $ok = fwrite($fh, $json) === strlen($json);
+    $ok = fflush($fh) && $ok;
+    fclose($fh);
+    if (!$ok || !@rename($tmp, $dir . '/' . $name)) {
+        @unlink($tmp);
+        return false;
+    }
+    return true;
+}
+
+/** A new event's first name: the time in microseconds, then its id. */
+function new_base(array $msg): string
+{
+    return str_pad(sprintf('%.0f', floor(microtime(true) * 1000000)), 17, '0', STR_PAD_LEFT) . '-' . $msg['id'];
+}
+
+/** Spool a new event; $attempts > 0 when its first try already failed. */
+function spool_write(array $s, array $msg, int $attempts = 0): bool
 {
     $dir = $s['spool_dir'];
     if (!ensure_spool_dir($dir)) {
@@ -532,28 +779,34 @@ function spool_write(array $s, array $msg): bool
         log_activity("spool holds {$s['spool_max_files']} events already; not adding more");
         return false;
     }
-    $name = str_pad(sprintf('%.0f', floor(microtime(true) * 1000000)), 17, '0', STR_PAD_LEFT)
-        . '-' . $msg['id'] . '.json';
-    $tmp = $dir . '/.tmp-' . bin2hex(random_bytes(8));
-    $data = json_encode([
-        'v' => 1,
-        'id' => $msg['id'],
-        'event' => $msg['event'],
-        'body' => $msg['body'],
-        'created_at' => $msg['created_at'],
-    ], JSON_FLAGS);
-    $fh = @fopen($tmp, 'xb');
-    if ($fh === false) {
+    $next_try = $attempts > 0 ? time() + retry_delay($s, $attempts) : 0;
+    return write_file($dir, spool_name(new_base($msg), $attempts, $next_try), message_data($msg));
+}
+
+/** Count one more failed try against a spooled event: its name takes the count and next try. */
+function spool_reschedule(array $s, string $file, string $base, int $attempts): bool
+{
+    $next_try = time() + retry_delay($s, $attempts);
+    return @rename($file, $s['spool_dir'] . '/' . spool_name($base, $attempts, $next_try));
+}
+
+/**
+ * Keep an event that will not be sent in rejected/, with $why, and say so in
+ * one Activity Log line. The spool file ($file, if any) is removed only once
+ * the copy is written: if rejected/ cannot be written, nothing is lost.
+ */
+function spool_reject(array $s, array $msg, string $why, int $attempts, string $base, ?string $file): bool
+{
+    $dir = rejected_dir($s);
+    $data = message_data($msg) + ['rejected' => ['reason' => $why, 'at' => gmdate('c'), 'attempts' => $attempts]];
+    if (!ensure_spool_dir($dir) || !write_file($dir, $base . '.json', $data)) {
+        log_activity("{$why}; could not be written to {$dir}");
         return false;
     }
-    @chmod($tmp, 0600); // before any content is written
-    $ok = fwrite($fh, $data) === strlen($data);
-    $ok = fflush($fh) && $ok;
-    fclose($fh);
-    if (!$ok || !@rename($tmp, $dir . '/' . $name)) {
-        @unlink($tmp);
-        return false;
+    if ($file !== null) {
+        @unlink($file);
     }
+    log_activity("{$why}; moved to rejected/");
     return true;
 }
 
@@ -584,22 +837,39 @@ function in_backoff(array $s): bool
 }
 
 /**
- * Resend spooled events oldest first, same webhook-id, until the first one
- * that fails (the bridge is still down), $max_files or $deadline_ms.
+ * Resend the spooled events that are due, oldest first, each with its own id.
+ *
+ * A failing event never holds up the ones behind it: it gets its own next try
+ * (backoff) and after spool_max_attempts goes to rejected/, as does an event
+ * the bridge refuses for good or one older than spool_max_age_days.
+ * The flush ends early only on an answer that every event would get alike:
+ * the bridge not reached at all or unavailable as a whole (OUTCOME_UNAVAILABLE),
+ * or a set-up problem (OUTCOME_SETUP: 401, 404, 405). Going on would only
+ * spend the cron run's time (each unreachable try waits up to its connect
+ * timeout) and could not succeed; and since those answers are never counted
+ * against an event, no event is pushed towards rejected/ by an outage. A
+ * timeout once the event was sent does not end the flush: it may be that
+ * body's doing, so it counts against the event like a 500, and the time
+ * budget bounds how many such tries one run makes. Work is bounded:
+ * $max_files tries and $deadline_ms; waiting files are not even read.
  * Only one PHP process flushes at a time (flock); the others skip.
  *
- * @return array{sent:int, dropped:int, left:int, locked:bool, failure:string}
+ * @return array{sent:int, failed:int, rejected:int, left:int, rejected_total:int,
+ *   locked:bool, last_failure:string, stopped:string, stop_detail:string, fix:string}
  */
 function flush_spool(array $s, float $deadline_ms, int $max_files): array
 {
-    $report = ['sent' => 0, 'dropped' => 0, 'left' => 0, 'locked' => false, 'failure' => ''];
+    $report = [
+        'sent' => 0, 'failed' => 0, 'rejected' => 0, 'left' => 0, 'rejected_total' => 0, 'locked' => false,
+        'last_failure' => '', 'stopped' => '', 'stop_detail' => '', 'fix' => '',
+    ];
     $dir = $s['spool_dir'];
     if (!is_dir($dir)) {
         return $report;
     }
     $lock = @fopen($dir . '/.lock', 'c');
     if ($lock === false) {
-        $report['failure'] = 'cannot open lock file';
+        log_activity("cannot open the lock file in spool folder {$dir}; spooled events not sent");
         return $report;
     }
     if (!flock($lock, LOCK_EX | LOCK_NB)) {
@@ -608,37 +878,59 @@ function flush_spool(array $s, float $deadline_ms, int $max_files): array
         return $report;
     }
     try {
-        $files = spool_files($dir);
+        $now = time();
         $max_age = $s['spool_max_age_days'] * 86400;
-        $done = 0;
-        foreach ($files as $file) {
+        $tries = 0;
+        foreach (spool_files($dir) as $file) {
+            $entry = spool_entry($file);
+            if ($entry['next_try'] > $now) {
+                continue; // waiting for its own next try
+            }
             $remaining = (int) ($deadline_ms - now_ms());
-            if ($done >= $max_files || $remaining < 100) {
+            if ($tries >= $max_files || $remaining < 100) {
                 break;
             }
-            $done++;
+            $tries++;
             $msg = spool_read($file);
             if ($msg === null) {
                 @rename($file, $file . '.bad');
                 log_activity('unreadable spool file moved aside: ' . basename($file) . '.bad');
                 continue;
             }
-            if ($max_age > 0 && $msg['created_at'] > 0 && time() - $msg['created_at'] > $max_age) {
-                @unlink($file);
-                $report['dropped']++;
-                log_activity("{$msg['event']} event {$msg['id']} waited more than {$s['spool_max_age_days']} days; dropped");
+            $what = "{$msg['event']} event {$msg['id']}";
+            if ($max_age > 0 && $msg['created_at'] > 0 && $now - $msg['created_at'] > $max_age) {
+                $why = "{$what} waited more than {$s['spool_max_age_days']} days";
+                if (spool_reject($s, $msg, $why, $entry['attempts'], $entry['base'], $file)) {
+                    $report['rejected']++;
+                }
                 continue;
             }
             $result = send($s, $msg, $remaining);
-            if ($result['outcome'] === 'ok') {
+            $outcome = $result['outcome'];
+            if ($outcome === OUTCOME_SENT) {
                 @unlink($file);
                 $report['sent']++;
-            } elseif ($result['outcome'] === 'drop') {
-                @unlink($file);
-                $report['dropped']++;
-                log_activity("bridge refused spooled {$msg['event']} event {$msg['id']} ({$result['detail']}); dropped");
+            } elseif ($outcome === OUTCOME_REFUSED) {
+                $why = "bridge refused spooled {$what} ({$result['detail']})";
+                if (spool_reject($s, $msg, $why, $entry['attempts'] + 1, $entry['base'], $file)) {
+                    $report['rejected']++;
+                }
+            } elseif ($outcome === OUTCOME_FAILED) {
+                $attempts = $entry['attempts'] + 1;
+                $report['last_failure'] = $result['detail'];
+                $times = $attempts === 1 ? 'once' : "{$attempts} times";
+                $why = "{$what} failed {$times} (last: {$result['detail']})";
+                if ($attempts >= $s['spool_max_attempts']
+                    && spool_reject($s, $msg, $why, $attempts, $entry['base'], $file)) {
+                    $report['rejected']++;
+                } else {
+                    spool_reschedule($s, $file, $entry['base'], $attempts);
+                    $report['failed']++;
+                }
             } else {
-                $report['failure'] = $result['detail'];
+                $report['stopped'] = $outcome;
+                $report['stop_detail'] = $result['detail'];
+                $report['fix'] = $result['fix'];
                 note_failure($s);
                 break;
             }
@@ -647,6 +939,7 @@ function flush_spool(array $s, float $deadline_ms, int $max_files): array
             @unlink($dir . '/.last_failure');
         }
         $report['left'] = count(spool_files($dir));
+        $report['rejected_total'] = rejected_count($s);
     } finally {
         flock($lock, LOCK_UN);
         fclose($lock);
@@ -654,15 +947,31 @@ function flush_spool(array $s, float $deadline_ms, int $max_files): array
     return $report;
 }
 
-function log_flush(string $when, array $report): void
+/** One Activity Log line per flush that did anything; it always says what rejected/ holds. */
+function log_flush(string $when, array $report, array $s): void
 {
-    if ($report['sent'] > 0 || $report['failure'] !== '') {
-        $msg = "{$when}: resent {$report['sent']} spooled event(s), {$report['left']} waiting";
-        if ($report['failure'] !== '') {
-            $msg .= "; bridge still unreachable ({$report['failure']})";
-        }
-        log_activity($msg);
+    $r = $report;
+    if ($r['sent'] + $r['failed'] + $r['rejected'] === 0 && $r['stopped'] === '') {
+        return;
     }
+    $msg = "{$when}: resent {$r['sent']} spooled event(s)";
+    if ($r['failed'] > 0) {
+        $msg .= ", {$r['failed']} failed and wait for their next try (last: {$r['last_failure']})";
+    }
+    if ($r['rejected'] > 0) {
+        $msg .= ", {$r['rejected']} moved to rejected/";
+    }
+    $msg .= ", {$r['left']} waiting; rejected/ holds {$r['rejected_total']}";
+    if ($r['rejected_total'] > 0) {
+        $msg .= ' (' . rejected_dir($s) . ': move a file back into the spool folder to send it again)';
+    }
+    if ($r['stopped'] === OUTCOME_SETUP) {
+        $msg .= "; stopped, the bridge refused the events ({$r['stop_detail']}): {$r['fix']}."
+            . ' They stay in the spool until then';
+    } elseif ($r['stopped'] === OUTCOME_UNAVAILABLE) {
+        $msg .= "; bridge still unreachable ({$r['stop_detail']})";
+    }
+    log_activity($msg);
 }
 
 /* ---------------------------------------------------------------------------
@@ -681,7 +990,7 @@ function deliver(array $s, array $msg): void
             if (in_backoff($s)) {
                 log_activity("bridge failed moments ago; {$msg['event']} event {$msg['id']} spooled for the next try");
             } else {
-                log_flush($msg['event'], flush_spool($s, $deadline, $s['flush_max_files']));
+                log_flush($msg['event'], flush_spool($s, $deadline, $s['flush_max_files']), $s);
             }
             return;
         }
@@ -689,18 +998,28 @@ function deliver(array $s, array $msg): void
     }
 
     $result = send($s, $msg, $s['timeout_ms']);
-    if ($result['outcome'] === 'ok') {
+    $what = "{$msg['event']} event {$msg['id']}";
+    $attempts = 0;
+    if ($result['outcome'] === OUTCOME_SENT) {
         return;
     }
-    if ($result['outcome'] === 'drop') {
-        log_activity("bridge refused {$msg['event']} event {$msg['id']} ({$result['detail']}); dropped");
-        return;
+    if ($result['outcome'] === OUTCOME_REFUSED) {
+        $why = "bridge refused {$what} ({$result['detail']})";
+        if (spool_reject($s, $msg, $why, 1, new_base($msg), null)) {
+            return;
+        }
+        // rejected/ cannot be written: keep it in the spool rather than lose it.
+    } elseif ($result['outcome'] === OUTCOME_FAILED) {
+        $attempts = 1; // this event's own try: counted against it
     }
-    if (spool_write($s, $msg)) {
-        note_failure($s);
-        log_activity("{$msg['event']} event {$msg['id']} not delivered ({$result['detail']}); spooled for retry");
+    $why = $result['detail'] . ($result['fix'] !== '' ? ": {$result['fix']}" : '');
+    if (spool_write($s, $msg, $attempts)) {
+        if ($result['outcome'] === OUTCOME_UNAVAILABLE || $result['outcome'] === OUTCOME_SETUP) {
+            note_failure($s); // the bridge as a whole: later panel requests only spool for a while
+        }
+        log_activity("{$what} not delivered ({$why}); spooled for retry");
     } else {
-        log_activity("{$msg['event']} event {$msg['id']} not delivered ({$result['detail']}) and could not be spooled; lost");
+        log_activity("{$what} not delivered ({$why}) and could not be spooled; lost");
     }
 }
 
@@ -741,13 +1060,13 @@ function on_cron(): void
         if (!spool_files($dir) || config_problem($s) !== '') {
             return;
         }
-        foreach (glob($dir . '/.tmp-*') ?: [] as $tmp) {
+        foreach (array_merge(glob($dir . '/.tmp-*') ?: [], glob(rejected_dir($s) . '/.tmp-*') ?: []) as $tmp) {
             if (time() - (int) @filemtime($tmp) > 3600) {
                 @unlink($tmp); // left by a PHP process killed mid-write
             }
         }
         $deadline = now_ms() + $s['cron_flush_budget_ms'];
-        log_flush('cron', flush_spool($s, $deadline, $s['flush_max_files']));
+        log_flush('cron', flush_spool($s, $deadline, $s['flush_max_files']), $s);
     } catch (\Throwable $e) {
         log_activity('cron flush: unexpected error (' . get_class($e) . ': ' . $e->getMessage() . ')');
     }
