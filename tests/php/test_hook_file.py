@@ -459,7 +459,10 @@ def test_retryable_status_is_spooled(bridge, receiver, status):
 def test_hanging_receiver_is_cut_at_the_timeout_and_spooled(bridge, receiver):
     receiver.delay = 10
     report = bridge.run("InvoicePaid", "InvoicePaid")
-    assert report["wall_s"] < 2.5, report["wall_s"]
+    # The hook's own clock says where curl cut the call; the process's wall time (PHP's
+    # start-up included, slow on a loaded CI machine) only has to show it was cut well
+    # before the receiver's 10 s hang ended.
+    assert report["wall_s"] < 8, report["wall_s"]
     assert report["duration_ms"] <= 2200
     assert len(bridge.spooled()) == 1
     assert any("curl error 28" in line for line in report["activity_log"])
