@@ -17,7 +17,7 @@ from bridge.intake import queue_pending, record_event, store_planned
 from bridge.models import Action, ActionTransition, Event
 from bridge.services import Services
 from bridge.states import State
-from hooks import PlannedAction
+from hooks.messaging import planned_email
 
 log = logging.getLogger(__name__)
 BATCH_TYPE = "DeadLetters"
@@ -74,7 +74,7 @@ def report_dead_letters(svc: Services) -> int:
     result = record_event(svc.db, inbound, plan=False)
     if not result.created:
         return 0  # another relay sent this batch
-    planned = [("bridge.dead_letters", PlannedAction("email", a, {"subject": subject, "body": body})) for a in staff]
+    planned = [("bridge.dead_letters", planned_email(a, {"subject": subject, "body": body})) for a in staff]
     with svc.db.session() as session:
         ids = store_planned(session, result.event_id, planned)
     queue_pending(svc.db, svc.queue, ids, "queued by the dead-letter report")
