@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bridge.events import InboundEvent
 from bridge.intake import queue_pending, record_event, store_planned
+from bridge.logpage.masking import Masker
 from bridge.models import Action, ActionTransition, Event
 from bridge.services import Services
 from bridge.states import State
@@ -44,6 +45,7 @@ def report_dead_letters(svc: Services) -> int:
                 Event.type,
                 Event.id,
                 ActionTransition.reason,
+                Action.recipient,
             )
             .join(Action, Action.id == ActionTransition.action_id)
             .join(Event, Event.id == Action.event_id)
@@ -57,9 +59,10 @@ def report_dead_letters(svc: Services) -> int:
         log.warning("%d actions failed; no [staff] emails in routing.toml to report them to", len(rows))
         return 0
     up_to = rows[-1][0]
+    # Masked as on the log page: a provider's error quotes the customer's number in full.
     lines = [
-        f"- event {event_id} {event_type}, action {action_id} ({channel}, {hook}): {reason}"
-        for _, action_id, channel, hook, event_type, event_id, reason in rows[:MAX_LISTED]
+        f"- event {event_id} {event_type}, action {action_id} ({channel}, {hook}): {Masker([to]).text(reason)}"
+        for _, action_id, channel, hook, event_type, event_id, reason, to in rows[:MAX_LISTED]
     ]
     if len(rows) > MAX_LISTED:
         lines.append(f"... and {len(rows) - MAX_LISTED} more")

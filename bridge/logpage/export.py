@@ -13,8 +13,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy.orm import Session
 
-from bridge.logpage.masking import mask_recipient
 from bridge.logpage.queries import client_name
+from bridge.logpage.shown import shown_row
 from bridge.models import Action, Event
 
 COLUMNS = (
@@ -43,6 +43,7 @@ def rows(session: Session, query: Any) -> Iterator[list[Any]]:
 
 
 def _row(action: Action, event: Event) -> list[Any]:
+    personal = shown_row(action)
     return [
         event.id,
         event.received_at.isoformat(),
@@ -53,11 +54,11 @@ def _row(action: Action, event: Event) -> list[Any]:
         action.id,
         action.channel,
         action.state,
-        mask_recipient(action.recipient),
+        personal["recipient"],
         action.attempts,
         "yes" if action.dry_run else "no",
         action.provider_ref or "",
-        action.last_error or "",
+        personal["last_error"] or "",
         action.updated_at.isoformat(),
     ]
 

@@ -1,23 +1,62 @@
-"""Recipients shown masked until a staff member reveals them (and the reveal is audited)."""
+"""Recipients shown masked until a staff member reveals them (and the reveal is audited).
+
+`Masker` is the one place that decides what of a phone number or an email address staff
+see: the pages, the exports and the JSON API turn their rows into what they show through
+it (bridge.logpage.shown). It masks two things in any text:
+
+- the recipients it is given (the Actions' own), however they are written there: Twilio's
+  error quotes the number as `whatsapp:+5493515551234`, a skip reason quotes the raw field
+  (`'351 555 1234'`), a payload may carry it as a JSON number;
+- any other email address, and any phone number written the international (`+…`) or the
+  domestic (`0…`) way, found by pattern.
+
+Staff accounts' own emails ("retried by ana@hosting.example") are left readable: who did
+what is not a customer's data.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import phonenumbers
 
+# Channels whose recipient is a person's phone number or email address.
+PHONE_CHANNELS = frozenset({"whatsapp"})
+EMAIL_CHANNELS = frozenset({"email"})
 
-def mask_recipient(recipient: str) -> str:
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# A number as people write one: starting with + or the domestic 0, eight digits or more.
+# Dates, amounts and tax ids start otherwise and are left alone.
+_PHONE = re.compile(r"(?<![\w.])(?:\+|0)\d[\d .()-]{6,}\d")
+# A value that is nothing but a phone number, however typed ("351 555-1234", "+54 9 351…").
+_PHONE_ONLY = re.compile(r"^\+?[\d\s().-]+$")
+_PERSONAL_KEYS = ("email", "phone", "mobile", "celular", "telefono")
+# A known recipient's digits are looked for in texts only from this many on: a shorter run
+# would mask invoice numbers and amounts that happen to share it.
+_MIN_KNOWN_DIGITS = 6
+
+
+def mask_recipient(recipient: str, channel: str = "") -> str:
     """`+5493515551234` -> `+54 9 351 ***-**34`; `lucia@radioandina.example` -> `l***@radioandina.example`.
 
-    Anything else (a planning Action's "hooks", "-") is not personal and shown as it is.
+    A WhatsApp recipient is masked however it was typed (a skipped one keeps the raw field:
+    `0351 15 555-1234` -> `0351 15 ***-**34`); an email field holding several addresses has
+    each masked. Anything else (a planning Action's "hooks", "-", "invoice 12") is not
+    personal and shown as it is.
     """
+    if recipient in ("", "-"):
+        return recipient
     if "@" in recipient:
-        local, _, domain = recipient.rpartition("@")
-        return f"{local[:1]}***@{domain}"
+        masked = _EMAIL.sub(lambda m: _mask_email(m.group(0)), recipient)
+        return masked if masked != recipient else _mask_email(recipient)
     if recipient.startswith("+"):
         return _mask_phone(recipient)
+    if channel in PHONE_CHANNELS or (_PHONE_ONLY.match(recipient) and _digits(recipient) >= _MIN_KNOWN_DIGITS):
+        return _mask_digits(recipient)
+    if channel in EMAIL_CHANNELS:
+        return recipient[:1] + "***"  # an email field without an address: still the customer's
     return recipient
 
 
@@ -30,37 +69,108 @@ def format_phone(recipient: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
+class Masker:
+    """Masks the given recipients, and every other email or phone number, in what staff see.
+
+    `recipients`: the Actions' recipients (as stored: E.164, an address, or a raw field).
+    `keep`: addresses shown as they are (the staff accounts').
+    """
+
+    def __init__(self, recipients: Iterable[str] = (), keep: Iterable[str] = ()) -> None:
+        self._recipients = [r for r in recipients if r and r not in ("-", "hooks")]
+        self._keep = {k.lower() for k in keep}
+        self._known: re.Pattern[str] | None = None
+        self._known_digits: set[str] = set()
+        self._built = False
+
+    def recipient(self, value: str, channel: str = "") -> str:
+        return mask_recipient(value, channel)
+
+    def text(self, value: str | None) -> str:
+        """Free text (a provider's error, a state history reason, a message) with every
+        known recipient, email address and phone number in it masked."""
+        if not value:
+            return value or ""
+        known = self._known_pattern()
+        if known is not None:
+            value = known.sub(lambda m: self._mask_found(m.group(0)), value)
+        value = _EMAIL.sub(lambda m: m.group(0) if m.group(0).lower() in self._keep else _mask_email(m.group(0)), value)
+        return _PHONE.sub(lambda m: _mask_digits(m.group(0)) if _digits(m.group(0)) >= 8 else m.group(0), value)
+
+    def payload(self, value: Any, key: str = "") -> Any:
+        """The payload with every value under an email or phone key, every known recipient
+        (a JSON number included) and every email or number in its text masked; the shape is
+        kept so that staff can still read it."""
+        if isinstance(value, dict):
+            return {k: self.payload(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.payload(v, key) for v in value]
+        personal = any(word in key.lower() for word in _PERSONAL_KEYS)
+        if isinstance(value, bool) or value is None:
+            return value
+        if isinstance(value, int | float):
+            # A phone number sent as a JSON number is text once masked.
+            self._known_pattern()
+            if personal or _digit_string(value) in self._known_digits:
+                return _mask_digits(_digit_string(value))
+            return value
+        if isinstance(value, str):
+            if value and personal:
+                return mask_recipient(value) if "@" in value else _mask_digits(value)
+            return self.text(value)
+        return value
+
+    def _known_pattern(self) -> re.Pattern[str] | None:
+        # Built on first use: most rows of an export have no text to look into.
+        if not self._built:
+            self._built = True
+            alternatives = [a for r in self._recipients for a in self._alternatives(r)]
+            if alternatives:
+                # Longest first, so that a number's full form wins over its national part.
+                alternatives.sort(key=len, reverse=True)
+                self._known = re.compile("|".join(alternatives), re.IGNORECASE)
+        return self._known
+
+    def _alternatives(self, recipient: str) -> list[str]:
+        if "@" in recipient:
+            return [re.escape(address) for address in _EMAIL.findall(recipient) or [recipient]]
+        forms = {"".join(ch for ch in recipient if ch.isdigit())}
+        try:
+            forms.add(str(phonenumbers.parse(recipient, None).national_number))
+        except phonenumbers.NumberParseException:
+            pass
+        forms = {f for f in forms if len(f) >= _MIN_KNOWN_DIGITS}
+        self._known_digits |= forms
+        # The digits with any separators people put between them, not inside a longer number.
+        return [r"(?<!\d)" + r"[\s().-]*".join(form) + r"(?!\d)" for form in forms]
+
+    def _mask_found(self, found: str) -> str:
+        return _mask_email(found) if "@" in found else _mask_digits(found)
+
+
+def mask_text(text: str) -> str:
+    """Emails and phone numbers inside free text (a rendered message) masked."""
+    return Masker().text(text)
+
+
+def mask_payload(value: Any, key: str = "") -> Any:
+    """`Masker().payload`: for a payload with no known recipients."""
+    return Masker().payload(value, key)
+
+
+def _mask_email(address: str) -> str:
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}"
+
+
 def _mask_phone(recipient: str) -> str:
     # The subscriber part goes: the last seven digits but the final two. The country and
     # area codes stay, which is what staff need to tell two numbers of a client apart.
     return _mask_digits(format_phone(recipient))
 
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-# A number as people write one: starting with + or the domestic 0, eight digits or more.
-# Dates, amounts and tax ids start otherwise and are left alone.
-_PHONE = re.compile(r"(?<![\w.])(?:\+|0)\d[\d .()-]{6,}\d")
-_PERSONAL_KEYS = ("email", "phone", "mobile", "celular", "telefono")
-
-
-def mask_text(text: str) -> str:
-    """Emails and phone numbers inside free text (a rendered message) masked."""
-    text = _EMAIL.sub(lambda m: mask_recipient(m.group(0)), text)
-    return _PHONE.sub(lambda m: _mask_digits(m.group(0)) if _digits(m.group(0)) >= 8 else m.group(0), text)
-
-
-def mask_payload(value: Any, key: str = "") -> Any:
-    """The payload with every value under an email or phone key, and every email or number
-    found in its text, masked; the shape is kept so that staff can still read it."""
-    if isinstance(value, dict):
-        return {k: mask_payload(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask_payload(v, key) for v in value]
-    if isinstance(value, str):
-        if value and any(word in key.lower() for word in _PERSONAL_KEYS):
-            return mask_recipient(value) if "@" in value else _mask_digits(value)
-        return mask_text(value)
-    return value
+def _digit_string(value: int | float) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _digits(text: str) -> int:
