@@ -33,8 +33,6 @@ _PHONE = re.compile(r"(?<![\w.])(?:\+|0)\d[\d .()-]{6,}\d")
 # A value that is nothing but a phone number, however typed ("351 555-1234", "+54 9 351…").
 _PHONE_ONLY = re.compile(r"^\+?[\d\s().-]+$")
 _PERSONAL_KEYS = ("email", "phone", "mobile", "celular", "telefono")
-# A known recipient's digits are looked for in texts only from this many on: a shorter run
-# would mask invoice numbers and amounts that happen to share it.
 _MIN_KNOWN_DIGITS = 6
 
 
@@ -79,21 +77,18 @@ class Masker:
     def __init__(self, recipients: Iterable[str] = (), keep: Iterable[str] = ()) -> None:
         self._recipients = [r for r in recipients if r and r not in ("-", "hooks")]
         self._keep = {k.lower() for k in keep}
-        self._known: re.Pattern[str] | None = None
-        self._known_digits: set[str] = set()
-        self._built = False
-
-    def recipient(self, value: str, channel: str = "") -> str:
-        return mask_recipient(value, channel)
+        self._forms: tuple[set[str], re.Pattern[str] | None] | None = None
 
     def text(self, value: str | None) -> str:
         """Free text (a provider's error, a state history reason, a message) with every
         known recipient, email address and phone number in it masked."""
         if not value:
             return value or ""
-        known = self._known_pattern()
-        if known is not None:
-            value = known.sub(lambda m: self._mask_found(m.group(0)), value)
+        digit_forms, emails = self._known()
+        if emails is not None and "@" in value:
+            value = emails.sub(lambda m: _mask_email(m.group(0)), value)
+        if digit_forms:
+            value = _DIGIT_RUN.sub(lambda m: self._mask_run(m.group(0), digit_forms), value)
         value = _EMAIL.sub(lambda m: m.group(0) if m.group(0).lower() in self._keep else _mask_email(m.group(0)), value)
         return _PHONE.sub(lambda m: _mask_digits(m.group(0)) if _digits(m.group(0)) >= 8 else m.group(0), value)
 
@@ -105,14 +100,14 @@ class Masker:
             return {k: self.payload(v, str(k)) for k, v in value.items()}
         if isinstance(value, list):
             return [self.payload(v, key) for v in value]
-        personal = any(word in key.lower() for word in _PERSONAL_KEYS)
         if isinstance(value, bool) or value is None:
             return value
+        personal = any(word in key.lower() for word in _PERSONAL_KEYS)
         if isinstance(value, int | float):
-            # A phone number sent as a JSON number is text once masked.
-            self._known_pattern()
-            if personal or _digit_string(value) in self._known_digits:
-                return _mask_digits(_digit_string(value))
+            # A phone number sent as a JSON number becomes text once masked.
+            digits = _digit_string(value)
+            if personal or self._mask_run(digits, self._known()[0]) != digits:
+                return _mask_digits(digits)
             return value
         if isinstance(value, str):
             if value and personal:
@@ -120,32 +115,41 @@ class Masker:
             return self.text(value)
         return value
 
-    def _known_pattern(self) -> re.Pattern[str] | None:
-        # Built on first use: most rows of an export have no text to look into.
-        if not self._built:
-            self._built = True
-            alternatives = [a for r in self._recipients for a in self._alternatives(r)]
-            if alternatives:
-                # Longest first, so that a number's full form wins over its national part.
-                alternatives.sort(key=len, reverse=True)
-                self._known = re.compile("|".join(alternatives), re.IGNORECASE)
-        return self._known
+    def _known(self) -> tuple[set[str], re.Pattern[str] | None]:
+        """The recipients' digit forms (the number as stored, and its national part) and a
+        pattern of their addresses; worked out on first use, as most export rows have no
+        text to look into."""
+        if self._forms is None:
+            digit_forms: set[str] = set()
+            addresses: list[str] = []
+            for recipient in self._recipients:
+                if "@" in recipient:
+                    addresses.extend(_EMAIL.findall(recipient) or [recipient])
+                else:
+                    digit_forms |= _digit_forms(recipient)
+            emails = re.compile("|".join(map(re.escape, addresses)), re.IGNORECASE) if addresses else None
+            self._forms = (digit_forms, emails)
+        return self._forms
 
-    def _alternatives(self, recipient: str) -> list[str]:
-        if "@" in recipient:
-            return [re.escape(address) for address in _EMAIL.findall(recipient) or [recipient]]
-        forms = {"".join(ch for ch in recipient if ch.isdigit())}
-        try:
-            forms.add(str(phonenumbers.parse(recipient, None).national_number))
-        except phonenumbers.NumberParseException:
-            pass
-        forms = {f for f in forms if len(f) >= _MIN_KNOWN_DIGITS}
-        self._known_digits |= forms
-        # The digits with any separators people put between them, not inside a longer number.
-        return [r"(?<!\d)" + r"[\s().-]*".join(form) + r"(?!\d)" for form in forms]
+    @staticmethod
+    def _mask_run(run: str, digit_forms: set[str]) -> str:
+        digits = "".join(ch for ch in run if ch.isdigit())
+        return _mask_digits(run) if any(form in digits for form in digit_forms) else run
 
-    def _mask_found(self, found: str) -> str:
-        return _mask_email(found) if "@" in found else _mask_digits(found)
+
+# A run of digits as a number is written in text ("+54 9 351 555-1234", "whatsapp:+549…").
+_DIGIT_RUN = re.compile(r"\d(?:[\s().-]*\d)*")
+
+
+def _digit_forms(recipient: str) -> set[str]:
+    # A known recipient's digits are looked for in texts only from _MIN_KNOWN_DIGITS on: a
+    # shorter run would mask invoice numbers and amounts that happen to share it.
+    forms = {"".join(ch for ch in recipient if ch.isdigit())}
+    try:
+        forms.add(str(phonenumbers.parse(recipient, None).national_number))
+    except phonenumbers.NumberParseException:
+        pass
+    return {form for form in forms if len(form) >= _MIN_KNOWN_DIGITS}
 
 
 def mask_text(text: str) -> str:
