@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bridge.events import InboundEvent
 from bridge.intake import queue_pending, record_event, store_planned
-from bridge.logpage.masking import Masker
+from bridge.logpage.masking import SYSTEM_CHANNELS, Masker
 from bridge.models import Action, ActionTransition, Event
 from bridge.services import Services
 from bridge.states import State
@@ -59,9 +59,8 @@ def report_dead_letters(svc: Services) -> int:
         log.warning("%d actions failed; no [staff] emails in routing.toml to report them to", len(rows))
         return 0
     up_to = rows[-1][0]
-    # Masked as on the log page: a provider's error quotes the customer's number in full.
     lines = [
-        f"- event {event_id} {event_type}, action {action_id} ({channel}, {hook}): {Masker([to]).text(reason)}"
+        f"- event {event_id} {event_type}, action {action_id} ({channel}, {hook}): {_masked(reason, channel, to)}"
         for _, action_id, channel, hook, event_type, event_id, reason, to in rows[:MAX_LISTED]
     ]
     if len(rows) > MAX_LISTED:
@@ -82,3 +81,8 @@ def report_dead_letters(svc: Services) -> int:
         ids = store_planned(session, result.event_id, planned)
     queue_pending(svc.db, svc.queue, ids, "queued by the dead-letter report")
     return len(rows)
+
+
+def _masked(reason: str, channel: str, recipient: str) -> str:
+    # As on the log page: a provider's error quotes the customer's number in full.
+    return Masker([] if channel in SYSTEM_CHANNELS else [recipient]).text(reason)

@@ -22,16 +22,16 @@ from typing import Any
 
 import phonenumbers
 
-# Channels whose recipient is a person's phone number or email address.
+# Channels whose recipient is a person's phone number; and those whose recipient names a
+# record of the company's (a client or invoice id, a card adhesion), not a way to reach
+# someone: shown as they are. Any other channel's recipient is a person's contact.
 PHONE_CHANNELS = frozenset({"whatsapp"})
-EMAIL_CHANNELS = frozenset({"email"})
+SYSTEM_CHANNELS = frozenset({"plan", "hook", "none", "whmcs", "whmcs_payment", "pagos360_debit"})
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # A number as people write one: starting with + or the domestic 0, eight digits or more.
 # Dates, amounts and tax ids start otherwise and are left alone.
 _PHONE = re.compile(r"(?<![\w.])(?:\+|0)\d[\d .()-]{6,}\d")
-# A value that is nothing but a phone number, however typed ("351 555-1234", "+54 9 351…").
-_PHONE_ONLY = re.compile(r"^\+?[\d\s().-]+$")
 _PERSONAL_KEYS = ("email", "phone", "mobile", "celular", "telefono")
 _MIN_KNOWN_DIGITS = 6
 
@@ -41,21 +41,27 @@ def mask_recipient(recipient: str, channel: str = "") -> str:
 
     A WhatsApp recipient is masked however it was typed (a skipped one keeps the raw field:
     `0351 15 555-1234` -> `0351 15 ***-**34`); an email field holding several addresses has
-    each masked. Anything else (a planning Action's "hooks", "-", "invoice 12") is not
-    personal and shown as it is.
+    each masked. The recipients of SYSTEM_CHANNELS ("hooks", "invoice 12") and "-" are not
+    personal and shown as they are; without a channel, only what looks like an address or
+    an international number is masked.
     """
-    if recipient in ("", "-"):
+    if recipient in ("", "-") or channel in SYSTEM_CHANNELS:
         return recipient
     if "@" in recipient:
         masked = _EMAIL.sub(lambda m: _mask_email(m.group(0)), recipient)
         return masked if masked != recipient else _mask_email(recipient)
     if recipient.startswith("+"):
         return _mask_phone(recipient)
-    if channel in PHONE_CHANNELS or (_PHONE_ONLY.match(recipient) and _digits(recipient) >= _MIN_KNOWN_DIGITS):
+    if channel in PHONE_CHANNELS:
         return _mask_digits(recipient)
-    if channel in EMAIL_CHANNELS:
-        return recipient[:1] + "***"  # an email field without an address: still the customer's
+    if channel:
+        return recipient[:1] + "***"  # a contact field with no usable address: still the customer's
     return recipient
+
+
+def personal_recipients(actions: Iterable[Any]) -> list[str]:
+    """The recipients of these Actions that are people's contacts (see SYSTEM_CHANNELS)."""
+    return [a.recipient for a in actions if a.channel not in SYSTEM_CHANNELS]
 
 
 def format_phone(recipient: str) -> str:
@@ -75,7 +81,7 @@ class Masker:
     """
 
     def __init__(self, recipients: Iterable[str] = (), keep: Iterable[str] = ()) -> None:
-        self._recipients = [r for r in recipients if r and r not in ("-", "hooks")]
+        self._recipients = [r for r in recipients if r and r != "-"]
         self._keep = {k.lower() for k in keep}
         self._forms: tuple[set[str], re.Pattern[str] | None] | None = None
 

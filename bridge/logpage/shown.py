@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bridge.logpage.masking import Masker, format_phone, mask_recipient
+from bridge.logpage.masking import Masker, format_phone, mask_recipient, personal_recipients
 from bridge.logpage.queries import EventDetail
 from bridge.models import Action, AuditEntry, Event
 
@@ -78,7 +78,7 @@ class ShownEvent:
 def shown_event(detail: EventDetail, revealed: frozenset[int], staff_emails: frozenset[str]) -> ShownEvent:
     """The event page: every Action's recipient is masked in every other text of the event
     (another Action's error, the payload) as much as in its own."""
-    masker = Masker((a.recipient for a in detail.actions), keep=staff_emails)
+    masker = Masker(personal_recipients(detail.actions), keep=staff_emails)
     actions = [
         _action(a, masker, a.id in revealed, detail.transitions[a.id], detail.attempts[a.id]) for a in detail.actions
     ]
@@ -93,7 +93,8 @@ def shown_event(detail: EventDetail, revealed: frozenset[int], staff_emails: fro
 def shown_row(action: Action) -> dict[str, Any]:
     """The personal fields of an Action as an export row or the API shows them (`last_error`
     None when there is none)."""
-    error = Masker([action.recipient]).text(action.last_error) if action.last_error is not None else None
+    masker = Masker(personal_recipients([action]))
+    error = masker.text(action.last_error) if action.last_error is not None else None
     return {"recipient": mask_recipient(action.recipient, action.channel), "last_error": error}
 
 

@@ -16,6 +16,7 @@ import pytest
 import responses
 from openpyxl import load_workbook
 
+from bridge.logpage.masking import mask_recipient
 from bridge.services import services
 from bridge.states import State
 from tests.helpers import actions_of, load_sample
@@ -118,3 +119,20 @@ def test_a_reveal_is_the_one_way_to_the_number(staff_client, events, log_app):
     assert '<span class="recipient revealed">+54 9 351 555-1234</span>' in revealed
     assert "lucia@radioandina.example" not in revealed  # only the Action asked for
     assert f"{EMAIL}: reveal action {whatsapp.id}" in revealed  # and it is recorded
+
+
+@pytest.mark.parametrize(
+    ("recipient", "channel", "shown"),
+    [
+        ("+5493515551234", "whatsapp", "+54 9 351 ***-**34"),
+        ("0351 15 555-1234", "whatsapp", "0351 15 ***-**34"),  # a skipped one keeps the raw field
+        ("a@x.example; b@evil.example", "email", "a***@x.example; b***@evil.example"),
+        ("lucia.radioandina.example", "email", "l***"),  # no usable address, still the client's
+        ("invoice 1234567", "whmcs_payment", "invoice 1234567"),  # the company's records, not contacts
+        ("12345678", "pagos360_debit", "12345678"),
+        ("hooks", "plan", "hooks"),
+        ("-", "whatsapp", "-"),
+    ],
+)
+def test_recipients_are_masked_by_what_their_channel_carries(recipient, channel, shown):
+    assert mask_recipient(recipient, channel) == shown
