@@ -14,10 +14,11 @@ from sqlalchemy import select
 
 from bridge.events import InboundEvent
 from bridge.intake import queue_pending, record_event, store_planned
+from bridge.logpage.masking import SYSTEM_CHANNELS, Masker
 from bridge.models import Action, ActionTransition, Event
 from bridge.services import Services
 from bridge.states import State
-from hooks import PlannedAction
+from hooks.messaging import planned_email
 
 log = logging.getLogger(__name__)
 BATCH_TYPE = "DeadLetters"
@@ -44,6 +45,7 @@ def report_dead_letters(svc: Services) -> int:
                 Event.type,
                 Event.id,
                 ActionTransition.reason,
+                Action.recipient,
             )
             .join(Action, Action.id == ActionTransition.action_id)
             .join(Event, Event.id == Action.event_id)
@@ -58,8 +60,8 @@ def report_dead_letters(svc: Services) -> int:
         return 0
     up_to = rows[-1][0]
     lines = [
-        f"- event {event_id} {event_type}, action {action_id} ({channel}, {hook}): {reason}"
-        for _, action_id, channel, hook, event_type, event_id, reason in rows[:MAX_LISTED]
+        f"- event {event_id} {event_type}, action {action_id} ({channel}, {hook}): {_masked(reason, channel, to)}"
+        for _, action_id, channel, hook, event_type, event_id, reason, to in rows[:MAX_LISTED]
     ]
     if len(rows) > MAX_LISTED:
         lines.append(f"... and {len(rows) - MAX_LISTED} more")
@@ -74,8 +76,13 @@ def report_dead_letters(svc: Services) -> int:
     result = record_event(svc.db, inbound, plan=False)
     if not result.created:
         return 0  # another relay sent this batch
-    planned = [("bridge.dead_letters", PlannedAction("email", a, {"subject": subject, "body": body})) for a in staff]
+    planned = [("bridge.dead_letters", planned_email(a, {"subject": subject, "body": body})) for a in staff]
     with svc.db.session() as session:
         ids = store_planned(session, result.event_id, planned)
     queue_pending(svc.db, svc.queue, ids, "queued by the dead-letter report")
     return len(rows)
+
+
+def _masked(reason: str, channel: str, recipient: str) -> str:
+    # As on the log page: a provider's error quotes the customer's number in full.
+    return Masker([] if channel in SYSTEM_CHANNELS else [recipient]).text(reason)

@@ -24,6 +24,7 @@ from bridge.services import services
 
 log = logging.getLogger("bridge.runner")
 ROOT = Path(__file__).resolve().parent.parent
+GUNICORN_CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
 
 
 def _commands(port: int, host: str) -> dict[str, list[str]]:
@@ -33,15 +34,15 @@ def _commands(port: int, host: str) -> dict[str, list[str]]:
             sys.executable,
             "-m",
             "gunicorn",
-            # Only the metrics hooks (the master's METRICS_DIR set-up); the rest is given here.
+            # The production settings, so that there is one access-log format (no path, which
+            # may hold the Pagos360 token; no query string, which may hold a searched phone)
+            # and one set of metrics hooks; bound here to one address, with two workers.
             "--config",
-            "python:bridge.metrics.gunicorn_hooks",
+            str(GUNICORN_CONFIG),
             "--bind",
             f"{host}:{port}",
             "--workers",
             "2",
-            "--access-logfile",
-            "-",
             "wsgi:app",
         ],
         "worker": [*flask, "worker"],

@@ -8,9 +8,12 @@ bind = os.environ.get("BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
 timeout = 30
 graceful_timeout = 30
-# The Pagos360 token is part of its URL, so the access log leaves paths out; the
-# bridge's own log names each rejected request's route pattern instead. Behind nginx
-# (deploy/nginx/bridge.conf) the peer is nginx: the client is the last X-Forwarded-For entry.
+# The Pagos360 token is part of its URL, and the delivery log's searches (phone numbers,
+# emails) are in query strings, so the access log leaves the request line out: no path, no
+# query, no referrer. The bridge's own log names each request's route pattern instead.
+# `make run` starts gunicorn with this file too (bridge.runner), bound to one address.
+# Behind nginx (deploy/nginx/bridge.conf) the peer is nginx: the client is the last
+# X-Forwarded-For entry.
 accesslog = "-"
 access_log_format = '%(h)s "%({x-forwarded-for}i)s" %({x-forwarded-proto}i)s %(m)s %(s)s %(b)s %(L)ss'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

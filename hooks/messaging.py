@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bridge.email_address import NotOneAddress, single_address
 from bridge.event_data import Client
 from bridge.phones import whatsapp_number
 from hooks import HookContext, PlannedAction
@@ -73,10 +74,7 @@ class _Message:
             "body": catalog.render(self.language, self.notice, "email_body", values),
             "language": self.language,
         }
-        address = address.strip()
-        if skip is None and "@" not in address:
-            skip = "no email address"
-        return PlannedAction("email", address or "-", content, skip)
+        return planned_email(address, content, skip)
 
     def whatsapp(self, client: Client) -> PlannedAction:
         ctx = self.ctx
@@ -97,3 +95,15 @@ class _Message:
             reason = f"no usable WhatsApp number in {client.phonenumber!r}"
             return PlannedAction("whatsapp", client.phonenumber or "-", content, reason)
         return PlannedAction("whatsapp", number, content)
+
+
+def planned_email(address: str, content: dict[str, Any], skip: str | None = None) -> PlannedAction:
+    """An email Action to exactly one address (bridge.email_address); any other value of the
+    address field is recorded as one skipped Action with the reason, never sent."""
+    address = address.strip()
+    if skip is None:
+        try:
+            address = single_address(address)
+        except NotOneAddress as exc:
+            skip = str(exc)
+    return PlannedAction("email", address or "-", content, skip)

@@ -8,6 +8,7 @@ from bridge.events import WHMCS_EVENTS
 from bridge.phones import whatsapp_number
 from hooks import HookContext, PlannedAction, add_hook
 from hooks import variables as v
+from hooks.messaging import planned_email
 
 
 def alert(ctx: HookContext) -> list[PlannedAction]:
@@ -28,9 +29,7 @@ def staff_notice(ctx: HookContext, notice: str, **extra: Any) -> list[PlannedAct
         variables.update(more(ctx, locale))
     variables.update(extra)
     subject, body = _texts(ctx, notice, language, variables)
-    planned = [
-        PlannedAction("email", address, {"subject": subject, "body": body, "staff": True}) for address in staff.emails
-    ]
+    planned = [planned_email(address, {"subject": subject, "body": body, "staff": True}) for address in staff.emails]
     for raw in staff.whatsapp:
         number = whatsapp_number(raw, None, ctx.settings.default_phone_region)
         skip = None if number else f"staff WhatsApp number {raw!r} in routing.toml is not usable"

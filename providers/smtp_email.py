@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
+from bridge.email_address import NotOneAddress, single_address
 from providers.base import ProviderError, SendResult
 
 
@@ -38,6 +39,12 @@ class SmtpEmail:
         self.rate_key = f"email:{host}"
 
     def send(self, recipient: str, content: dict[str, Any]) -> SendResult:
+        """Sends to exactly one address; a recipient holding several (or none) is a permanent
+        error before any connection: the planners skip those, this is the second guard."""
+        try:
+            recipient = single_address(recipient)
+        except NotOneAddress as exc:
+            raise ProviderError(f"refused before sending: {exc}", permanent=True) from exc
         message = EmailMessage()
         message["From"] = self.mail_from
         message["To"] = recipient

@@ -47,7 +47,7 @@ def test_three_failures_make_one_email_and_are_not_reported_twice(staffed, post_
         with responses.RequestsMock() as edge:
             edge.post(
                 f"https://twilio.test/2010-04-01/Accounts/{SID}/Messages.json",
-                json={"code": 21211, "message": "The 'To' number is not a valid phone number.", "status": 400},
+                json={"code": 21211, "message": "The 'To' number whatsapp:+5493515551234 is not valid.", "status": 400},
                 status=400,
             )
             for _ in range(3):
@@ -61,6 +61,7 @@ def test_three_failures_make_one_email_and_are_not_reported_twice(staffed, post_
     text = alert.get_content()
     assert text.count("(whatsapp, clients.welcome): permanent error: Twilio refused the message") == 3
     assert "https://bridge.example/log/?state=failed" in text
+    assert "5493515551234" not in text and text.count("whatsapp:+549351*****34") == 3  # masked as on the page
 
 
 def test_a_failed_report_is_not_reported_again(staffed, post_event, run_worker):

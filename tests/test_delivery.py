@@ -263,3 +263,24 @@ def _later():
     from bridge.models import utcnow
 
     return utcnow() + timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    "recipient",
+    ["a@radioandina.example, b@evil.example", "a@radioandina.example;b@evil.example", "a@x.example\nb@evil.example"],
+)
+def test_the_smtp_provider_refuses_a_recipient_with_several_addresses(recipient):
+    """The planners skip such recipients; an Action stored before that check (or replayed)
+    still reaches no one: a permanent error before any connection."""
+    from providers.base import ProviderError
+    from providers.smtp_email import SmtpEmail
+
+    with smtp_server() as (inbox, port):
+        provider = SmtpEmail(
+            host="127.0.0.1", port=port, username=None, password=None, starttls=False, mail_from="a@hosting.example"
+        )
+        with pytest.raises(ProviderError) as refused:
+            provider.send(recipient, {"subject": "s", "body": "b"})
+        provider.send(" lucia@radioandina.example ", {"subject": "s", "body": "b"})  # one address goes
+    assert refused.value.permanent and "not one email address" in str(refused.value)
+    assert [m["To"] for m in inbox.messages] == ["lucia@radioandina.example"]

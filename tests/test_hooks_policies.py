@@ -11,6 +11,7 @@ from bridge.services import services
 from bridge.settings import DEFAULT_CONFIG_DIR
 from bridge.states import State
 from tests.helpers import actions_of, load_sample
+from tests.smtp_server import smtp_server
 from tests.whmcs_stand_in import API_URL, SETTINGS, WhmcsStandIn
 
 
@@ -144,3 +145,36 @@ def test_the_client_language_picks_portuguese_italian_or_the_default(
     run_worker(app)
     whatsapp = actions_of(services(app), event_id)[0]
     assert greeting in whatsapp.content["body"], whatsapp.content["body"]
+
+
+SEVERAL_ADDRESSES = (
+    "lucia@radioandina.example, intruso@evil.example",
+    "lucia@radioandina.example; intruso@evil.example",
+    "lucia@radioandina.example\nintruso@evil.example",
+    "lucia@radioandina.example\r\nBcc: intruso@evil.example",
+    "Lucía <lucia@radioandina.example> intruso@evil.example",
+)
+
+
+@pytest.mark.parametrize("field", SEVERAL_ADDRESSES)
+def test_an_email_field_with_several_addresses_is_one_skipped_action(field, make_app, post_event, run_worker):
+    """A real SMTP server would deliver to every address in To: nothing is sent at all."""
+    with smtp_server() as (inbox, port):
+        app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_STARTTLS=False)
+        params = {**load_sample("whmcs_hooks", "ClientAdd"), "email": field}
+        planned = _planned(app, post_event, run_worker, "ClientAdd", params)
+    emails = [p for p in planned if p[0] == "email"]
+    assert len(emails) == 1
+    [(_, _, state, reason)] = emails
+    assert state == State.SKIPPED and reason.startswith("not one email address"), reason
+    assert inbox.messages == []
+    assert [p[2] for p in planned if p[0] == "whatsapp"] == [State.SENT]  # the rest goes on
+
+
+def test_a_staff_email_entry_with_two_addresses_is_skipped(routed, post_event, run_worker, stand_in):
+    app = routed(**{"emails = []      #": 'emails = ["facturacion@tuhosting.example; otro@evil.example"]  #'})
+    event_id = post_event("InvoiceCancelled").get_json()["event_id"]
+    run_worker(app)
+    [staff] = [a for a in actions_of(services(app), event_id) if a.hook == "staff.alert"]
+    assert staff.channel == "email" and staff.state == State.SKIPPED
+    assert staff.last_error.startswith("not one email address"), staff.last_error

@@ -70,3 +70,46 @@ def test_health_checks_are_not_logged_as_requests(client, caplog):
         client.get("/no-such-page")
     routes = [getattr(r, "route", None) for r in caplog.records if r.name == "bridge.requests"]
     assert routes == ["(no route)"]
+
+
+PAGOS360_TOKEN = "pagos360-url-secret-" + "k" * 12
+PHONE = "+5493515559876"
+
+
+def _leaks(text: str) -> list[str]:
+    """What must never be in a log line: the token, the phone (any way written), a query."""
+    return [s for s in (PAGOS360_TOKEN, "kkkkkkkk", "5559876", "?q=", "q=%2B", "q=+") if s in text]
+
+
+def test_request_logs_name_the_route_never_the_path_or_query(make_app, caplog):
+    app = make_app(PAGOS360_WEBHOOK_TOKEN=PAGOS360_TOKEN)
+
+    @app.get("/test-only/fails/<secret>")
+    def _fails(secret: str) -> str:  # an unexpected error in a view whose URL holds a secret
+        raise RuntimeError("boom")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # answer 500 as in production, not raise into the test
+    client = app.test_client()
+    with caplog.at_level(logging.INFO):
+        assert client.get(f"/webhooks/pagos360/{PAGOS360_TOKEN}").status_code == 405
+        assert client.post(f"/webhooks/pagos360/{PAGOS360_TOKEN}", json={"not": "a notification"}).status_code == 400
+        assert client.post(f"/webhooks/pagos360/{PAGOS360_TOKEN}x", json={}).status_code == 404
+        assert client.get(f"/webhooks/{PHONE}").status_code == 404
+        assert client.get(f"/no-such-page/{PHONE}?q={PHONE}").status_code == 404
+        assert client.get(f"/log/?q={PHONE}").status_code == 302  # to the login, with the search
+        assert client.get(f"/api/actions?q={PHONE}").status_code == 401
+        assert client.get(f"/test-only/fails/{PAGOS360_TOKEN}").status_code == 500
+    assert _leaks(caplog.text) == [], caplog.text
+    routes = [r.route for r in caplog.records if r.name == "bridge.requests"]
+    assert routes == [
+        "/webhooks/pagos360/<token>",
+        "/webhooks/pagos360/<token>",
+        "/webhooks/pagos360/<token>",
+        "(no route)",
+        "(no route)",
+        "/log/",
+        "/api/actions",
+        "/test-only/fails/<secret>",
+    ]
+    assert "rejected GET /webhooks/pagos360/<token> from" in caplog.text  # the 405, by its route
+    assert "Exception on /test-only/fails/<secret> [GET]" in caplog.text

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from bridge.db import Database
 from bridge.logpage import queries
 from bridge.logpage.filters import Filters
-from bridge.logpage.masking import mask_recipient
+from bridge.logpage.shown import shown_row
 from bridge.models import Action, ApiToken, Event, utcnow
 from bridge.services import services
 from bridge.webhooks import rejection
@@ -135,11 +135,10 @@ def actions() -> Any:
                 "event_type": event.type,
                 "channel": action.channel,
                 "state": action.state,
-                "recipient": mask_recipient(action.recipient),
+                **shown_row(action),  # recipient and last_error, masked
                 "attempts": action.attempts,
                 "dry_run": action.dry_run,
                 "provider_ref": action.provider_ref,
-                "last_error": action.last_error,
                 "created_at": action.created_at.isoformat(),
                 "updated_at": action.updated_at.isoformat(),
             }

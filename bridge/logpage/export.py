@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy.orm import Session
 
-from bridge.logpage.masking import mask_recipient
 from bridge.logpage.queries import client_name
+from bridge.logpage.shown import shown_row
 from bridge.models import Action, Event
 
 COLUMNS = (
@@ -40,6 +43,7 @@ def rows(session: Session, query: Any) -> Iterator[list[Any]]:
 
 
 def _row(action: Action, event: Event) -> list[Any]:
+    personal = shown_row(action)
     return [
         event.id,
         event.received_at.isoformat(),
@@ -50,25 +54,35 @@ def _row(action: Action, event: Event) -> list[Any]:
         action.id,
         action.channel,
         action.state,
-        mask_recipient(action.recipient),
+        personal["recipient"],
         action.attempts,
         "yes" if action.dry_run else "no",
         action.provider_ref or "",
-        action.last_error or "",
+        personal["last_error"] or "",
         action.updated_at.isoformat(),
     ]
 
 
-def safe_cell(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula is prefixed with a quote (CSV injection).
+# OWASP's CSV injection rule: a cell that starts with one of these is read as a formula by
+# Excel, LibreOffice or Google Sheets ("+1+cmd|' /C calc'!A0" as much as "=HYPERLINK(...)").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet takes for a number and nothing else: left as it is, so that it sorts
+# and sums ("-12.50"); "-1+1" is arithmetic, not a number, and gets quoted.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d+)?|[.,]\d+)")
 
-    A masked phone number ("+54 9 …") stays as it is: "+" followed by a digit is a number.
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text, never runs (OWASP "CSV injection").
+
+    Text starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`,
+    which spreadsheets read as "this is text"; a plain number ("-12.50") is left alone.
+    Other values (numbers, None) are not text and pass as they are.
     """
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
         return value
-    if value[0] in "=@\t\r" or (value[0] in "+-" and not value[1:2].isdigit()):
-        return "'" + value
-    return value
+    if _PLAIN_NUMBER.fullmatch(value):
+        return value
+    return "'" + value
 
 
 def to_csv(data: Iterator[list[Any]]) -> Iterator[str]:
@@ -84,12 +98,23 @@ def to_csv(data: Iterator[list[Any]]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
+def xlsx_cell(sheet: Any, value: Any) -> Any:
+    """A cell whose text is stored as text: the file format types its cells, so nothing needs
+    a quote, but openpyxl would store a string starting with `=` as a formula, and refuses
+    control characters that XML 1.0 cannot carry (`\\x0b`): they are written as `\\x0b`."""
+    if not isinstance(value, str):
+        return value
+    cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", value))
+    cell.data_type = "s"  # text, whatever it starts with
+    return cell
+
+
 def to_xlsx(data: Iterator[list[Any]]) -> bytes:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("actions")
     sheet.append(list(COLUMNS))
     for row in data:
-        sheet.append([safe_cell(v) for v in row])
+        sheet.append([xlsx_cell(sheet, v) for v in row])
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

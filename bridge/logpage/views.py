@@ -6,7 +6,6 @@ checked once, in `_guard`, before any view runs.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,10 +30,10 @@ from bridge.logpage.auth import (
 from bridge.logpage.filters import INTERNAL_CHANNELS, SOURCES, Filters
 from bridge.logpage.fixing import audit, replay_event, retry_actions, retryable_channels
 from bridge.logpage.forms import ButtonForm, LoginForm, PasswordForm
-from bridge.logpage.masking import format_phone, mask_payload, mask_recipient, mask_text
 from bridge.logpage.security import csrf, safe_next_path
 from bridge.logpage.sessions import end_session
-from bridge.models import Action
+from bridge.logpage.shown import shown_event
+from bridge.models import Action, StaffUser
 from bridge.services import services
 from bridge.states import State
 
@@ -198,27 +197,16 @@ def _render_event(event_id: int, revealed: frozenset[int]) -> str:
     svc = services()
     with svc.db.session() as session:
         detail = queries.event_detail(session, event_id)
+        staff_emails = frozenset(session.scalars(select(StaffUser.email)))
     if detail is None:
         abort(404)
     return render_template(
         "logpage/event.html",
-        detail=detail,
-        revealed=revealed,
+        shown=shown_event(detail, revealed, staff_emails),
         retryable=retryable_channels(svc),
         form=ButtonForm(),
-        mask=mask_recipient,
-        mask_text=mask_text,
-        mask_payload=mask_payload,
-        pretty_json=_pretty_json,
-        unmasked=str,
-        format_phone=format_phone,
         tz=_tz(),
     )
-
-
-def _pretty_json(value: Any) -> str:
-    """Readable JSON for staff: accents as they are, not \\u escapes (Jinja escapes the HTML)."""
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
 
 
 @blueprint.get("/chart")

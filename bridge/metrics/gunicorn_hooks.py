@@ -1,5 +1,5 @@
-"""gunicorn server hooks for the metrics directory; deploy/gunicorn.conf.py imports them,
-and `flask --app wsgi up` loads this module as a config (`-c python:bridge.metrics.gunicorn_hooks`).
+"""gunicorn server hooks for the metrics directory; deploy/gunicorn.conf.py imports them
+(`flask --app wsgi up` starts gunicorn with that file too).
 
 They run in gunicorn's master, which never builds the app: `on_starting` reads METRICS_DIR
 from the same settings, puts PROMETHEUS_MULTIPROC_DIR in the master's environment before

