@@ -74,9 +74,10 @@ def test_up_then_send_test_event_then_recent(tmp_path):
     assert not (tmp_path / "instance" / "redis" / "redis.sock").exists()  # the private Redis went with it
     leaked = [s for s in (PAGOS360_TOKEN, "zzzzzzzz", "5559876", "q=", "/log/?", "/no-such-page") if s in output]
     assert leaked == [], output
-    # Both logs did see the requests: gunicorn's access line (address, method, status,
+    # Both logs did see the requests: gunicorn's access line (deploy/gunicorn.conf.py: the
+    # peer, X-Forwarded-For and -Proto, empty with no proxy in front, then method, status,
     # bytes, seconds) and the bridge's line with the route pattern.
-    assert re.search(r"^127\.0\.0\.1 GET 405 \d+ [\d.]+s$", output, re.MULTILINE), output
+    assert re.search(r'^127\.0\.0\.1 "-" - GET 405 \d+ [\d.]+s$', output, re.MULTILINE), output
     assert "GET /webhooks/pagos360/<token> 405" in output and "GET (no route) 404" in output
 
 
