@@ -14,17 +14,18 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from bridge.db import Database
 from bridge.enrichment import Enricher, whmcs_rows
 from bridge.event_data import Adhesion, Client, Debit, EventData
-from bridge.models import CardAdhesion
+from bridge.models import Action, CardAdhesion, DebitPayment, DebitRequest
 from bridge.settings import Settings
 from providers.base import ProviderError
 from providers.pagos360 import Pagos360Api
-from providers.whmcs_api import WhmcsApi
+from providers.whmcs_api import NotFound, WhmcsApi
 
+DEBIT_REQUEST_CHANNEL = "pagos360_debit"  # the Actions that ask Pagos360 for a debit
 DIRECT_DEBIT_NEEDS = frozenset({"adhesion", "debit", "debit_group"})
 
 
@@ -60,9 +61,22 @@ class DirectDebitResolver:
         client_id = self._client_id(raw.get("card_adhesion") or {}) or self._client_id(raw)
         metadata = raw.get("metadata") or {}
         invoice_id = str(metadata.get("whmcs_invoice_id") or "")
-        data = self.enricher.resolve({"userid": client_id, "invoiceid": invoice_id}, needs - DIRECT_DEBIT_NEEDS)
+        data = self.enricher.resolve({"userid": client_id}, needs - DIRECT_DEBIT_NEEDS - {"invoice"})
+        invoice, invoice_problem = None, ""
+        if "invoice" in needs and invoice_id:
+            try:
+                invoice = self.enricher.resolve({"invoiceid": invoice_id}, frozenset({"invoice"})).invoice
+            except NotFound as exc:
+                # Not a reason to drop the event: the payment is refused and staff told why.
+                invoice_problem = str(exc)
+        pagos360_id = str(raw.get("id", entity_id))
+        requested = self._requested(pagos360_id)
+        with self.db.session() as session:
+            payment = session.execute(
+                select(DebitPayment.state, DebitPayment.action_id).where(DebitPayment.pagos360_id == pagos360_id)
+            ).first()
         debit = Debit(
-            pagos360_id=str(raw.get("id", entity_id)),
+            pagos360_id=pagos360_id,
             state=str(raw.get("state") or ""),
             client_id=client_id,
             invoice_id=invoice_id,
@@ -70,8 +84,22 @@ class DirectDebitResolver:
             state_comment=str(raw.get("state_comment") or ""),
             paid_at=str(raw.get("paid_at") or ""),
             adhesion_id=str((raw.get("card_adhesion") or {}).get("id") or ""),
+            requested_amount=requested.amount if requested else None,
+            requested_invoice_id=requested.invoice_id if requested else "",
+            invoice_problem=invoice_problem,
+            recorded=payment is not None and payment.state == "done",
+            recorded_by_action=payment.action_id if payment is not None else None,
         )
-        return replace(data, debit=debit, lookups=tuple(self.enricher.lookups))
+        return replace(data, invoice=invoice, debit=debit, lookups=tuple(self.enricher.lookups))
+
+    def _requested(self, pagos360_id: str) -> Row[tuple[Decimal, str]] | None:
+        """The bridge's own debit request that Pagos360 answered with this id, if any."""
+        with self.db.session() as session:
+            return session.execute(
+                select(DebitRequest.amount, DebitRequest.invoice_id)
+                .join(Action, Action.id == DebitRequest.action_id)
+                .where(Action.channel == DEBIT_REQUEST_CHANNEL, Action.provider_ref == pagos360_id)
+            ).first()
 
     def _client_id(self, raw: dict[str, Any]) -> str:
         match = re.match(self.settings.pagos360_external_reference, str(raw.get("external_reference") or ""))

@@ -118,3 +118,12 @@ class Debit:
     state_comment: str = ""
     paid_at: str = ""  # as Pagos360 wrote it, ISO 8601 with offset
     adhesion_id: str = ""
+    # The bridge's own request for this debit (bridge.debit_cycle), when it made it: the
+    # amount it asked for and the invoice it was for. None: made by hand in Pagos360.
+    requested_amount: Decimal | None = None
+    requested_invoice_id: str = ""
+    # Why the invoice the debit names could not be read (it does not exist in WHMCS).
+    invoice_problem: str = ""
+    # Its payment is already on the invoice (bridge.payments): the Action that added it.
+    recorded_by_action: int | None = None
+    recorded: bool = False
