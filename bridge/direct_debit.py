@@ -87,8 +87,8 @@ class DirectDebitResolver:
             requested_amount=requested.amount if requested else None,
             requested_invoice_id=requested.invoice_id if requested else "",
             invoice_problem=invoice_problem,
-            recorded=payment is not None and payment.state == "done",
-            recorded_by_action=payment.action_id if payment is not None else None,
+            payment_state=payment.state if payment is not None else "",
+            payment_action=payment.action_id if payment is not None else None,
         )
         return replace(data, invoice=invoice, debit=debit, lookups=tuple(self.enricher.lookups))
 

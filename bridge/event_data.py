@@ -124,6 +124,7 @@ class Debit:
     requested_invoice_id: str = ""
     # Why the invoice the debit names could not be read (it does not exist in WHMCS).
     invoice_problem: str = ""
-    # Its payment is already on the invoice (bridge.payments): the Action that added it.
-    recorded_by_action: int | None = None
-    recorded: bool = False
+    # Its payment into WHMCS as bridge.payments has it: "" (none yet), "claimed" (being
+    # added, or its outcome unknown) or "done"; and the Action that claimed it.
+    payment_state: str = ""
+    payment_action: int | None = None

@@ -190,7 +190,7 @@ class PaymentGuard:
         # The claimer is gone without saying how its AddInvoicePayment ended: WHMCS knows.
         invoice = self.whmcs.invoice(order.invoice_id)
         if order.transid in invoice.transids:
-            self._mark_done(order.transid, f"found on the invoice after action {claim.action_id}'s attempt was lost")
+            self._mark_done(order.transid, f"found on the invoice after action {claim.action_id} got no clear answer")
             return _recorded(order, "already recorded on the invoice")
         raise PaymentRefused(
             f"payment of debit {order.transid} to invoice {invoice.number}: action {claim.action_id} claimed it "

@@ -66,9 +66,9 @@ def _record_payment(ctx: HookContext) -> list[PlannedAction]:
     bridge.payments (the invoice may change in between)."""
     debit, invoice = ctx.data.debit, ctx.data.invoice
     assert debit is not None
-    if debit.recorded:
+    if debit.payment_state == "done":
         # Another notification of this debit got there first: not a closed invoice to alert on.
-        added_by = f"added by action {debit.recorded_by_action}" if debit.recorded_by_action else "added earlier"
+        added_by = f"added by action {debit.payment_action}" if debit.payment_action else "added earlier"
         return [
             PlannedAction(
                 "none", "-", {}, f"debit {debit.pagos360_id} is already on invoice {debit.invoice_id} ({added_by})"
@@ -79,7 +79,10 @@ def _record_payment(ctx: HookContext) -> list[PlannedAction]:
     if invoice is None:
         problem = debit.invoice_problem or "it could not be read"
         return _refuse(ctx, f"invoice {debit.invoice_id} named by debit {debit.pagos360_id}: {problem}")
-    if invoice.status in CLOSED_INVOICE_STATES:
+    # A claim whose outcome is unknown: the invoice may be Paid by that very payment. The
+    # payment Action settles it with WHMCS (bridge.payments) rather than alarm anyone here.
+    claimed = debit.payment_state == "claimed"
+    if invoice.status in CLOSED_INVOICE_STATES and not claimed:
         reason = f"invoice {invoice.number} is {invoice.status}: payment of debit {debit.pagos360_id} not added"
         return [PlannedAction("none", "-", {}, reason), *staff_notice(ctx, "DebitPaidInvoiceClosed")]
     refusal = misplaced(
@@ -93,7 +96,7 @@ def _record_payment(ctx: HookContext) -> list[PlannedAction]:
         requested_amount=debit.requested_amount,
         requested_invoice_id=debit.requested_invoice_id,
     )
-    if refusal:
+    if refusal and not claimed:  # a claimed payment passed these checks when it was claimed
         return _refuse(ctx, refusal)
     paid_at = _local_time(debit.paid_at, ctx)
     content = {

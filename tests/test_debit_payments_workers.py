@@ -240,7 +240,7 @@ def test_a_worker_killed_inside_add_invoice_payment_is_never_followed_by_a_secon
     if landed:
         assert payment.state == State.SENT
         assert transitions_of(svc, payment.id)[-1][2] == "already recorded on the invoice"
-        assert row.state == "done" and "lost" in row.note
+        assert row.state == "done" and "got no clear answer" in row.note
     else:
         assert payment.state == State.FAILED
         assert "outcome is unknown and the invoice does not show transaction 553201" in payment.last_error

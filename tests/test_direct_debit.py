@@ -503,3 +503,32 @@ def test_a_second_notification_after_the_payment_plans_no_closed_invoice_alert(a
     assert (
         transitions_of(svc, none.id)[-1][2] == f"debit 553201 is already on invoice 88231 (added by action {payer.id})"
     )
+
+
+@pytest.mark.parametrize("landed", [True, False], ids=["whmcs-recorded-it", "whmcs-did-not"])
+def test_another_notification_meets_a_claim_left_without_an_answer(landed, app, notify, whmcs, run_worker):
+    """The first payment got a 500 (its outcome unknown, its claim kept). A notification of
+    the same debit under another `type` plans a second payment Action: it asks WHMCS, and
+    never sends the payment again."""
+    svc = services(app)
+    whmcs.http_errors["AddInvoicePayment"] = 500
+    first = notify("card_debit_request.paid").get_json()["event_id"]
+    run_worker(app)
+    [claimer] = actions_of(svc, first)
+    assert claimer.state == State.RETRYING
+    del whmcs.http_errors["AddInvoicePayment"]
+    if landed:  # WHMCS recorded the payment before it failed to answer
+        whmcs.payments.append({"invoiceid": "88231", "transid": "553201", "amount": "18150.00"})
+
+    second = notify("card_debit_request.paid", type="approved").get_json()["event_id"]
+    run_worker(app)
+    [other] = actions_of(svc, second)
+    assert whmcs.actions().count("AddInvoicePayment") == 1
+    with svc.db.session() as session:
+        row = session.scalar(select(DebitPayment))
+    if landed:
+        assert other.state == State.SENT and transitions_of(svc, other.id)[-1][2] == "already recorded on the invoice"
+        assert (row.state, row.action_id) == ("done", claimer.id)
+    else:
+        assert other.state == State.FAILED and f"action {claimer.id} claimed it" in other.last_error
+        assert "Not added again" in other.last_error and row.state == "claimed"
