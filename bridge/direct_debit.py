@@ -70,11 +70,7 @@ class DirectDebitResolver:
                 # Not a reason to drop the event: the payment is refused and staff told why.
                 invoice_problem = str(exc)
         pagos360_id = str(raw.get("id", entity_id))
-        requested = self._requested(pagos360_id)
-        with self.db.session() as session:
-            payment = session.execute(
-                select(DebitPayment.state, DebitPayment.action_id).where(DebitPayment.pagos360_id == pagos360_id)
-            ).first()
+        requested, payment = self._bridge_records(pagos360_id)
         debit = Debit(
             pagos360_id=pagos360_id,
             state=str(raw.get("state") or ""),
@@ -92,14 +88,19 @@ class DirectDebitResolver:
         )
         return replace(data, invoice=invoice, debit=debit, lookups=tuple(self.enricher.lookups))
 
-    def _requested(self, pagos360_id: str) -> Row[tuple[Decimal, str]] | None:
-        """The bridge's own debit request that Pagos360 answered with this id, if any."""
+    def _bridge_records(self, pagos360_id: str) -> tuple[Row[Any] | None, Row[Any] | None]:
+        """What the bridge itself holds on this debit: its own request for it, if the bridge
+        asked Pagos360 for it (amount, invoice), and the claim on its payment (state, Action)."""
         with self.db.session() as session:
-            return session.execute(
+            requested = session.execute(
                 select(DebitRequest.amount, DebitRequest.invoice_id)
                 .join(Action, Action.id == DebitRequest.action_id)
                 .where(Action.channel == DEBIT_REQUEST_CHANNEL, Action.provider_ref == pagos360_id)
             ).first()
+            payment = session.execute(
+                select(DebitPayment.state, DebitPayment.action_id).where(DebitPayment.pagos360_id == pagos360_id)
+            ).first()
+        return requested, payment
 
     def _client_id(self, raw: dict[str, Any]) -> str:
         match = re.match(self.settings.pagos360_external_reference, str(raw.get("external_reference") or ""))
