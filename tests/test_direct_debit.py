@@ -532,3 +532,25 @@ def test_another_notification_meets_a_claim_left_without_an_answer(landed, app, 
     else:
         assert other.state == State.FAILED and f"action {claimer.id} claimed it" in other.last_error
         assert "Not added again" in other.last_error and row.state == "claimed"
+
+
+def test_the_payment_record_outlives_the_logs_retention(app, notify, whmcs, run_worker):
+    """Pruning old events takes their Actions and attempts, not the record that the debit
+    was paid: the same debit notified again later is still not paid twice."""
+    from bridge.logpage.retention import prune
+
+    svc = services(app)
+    notify("card_debit_request.paid")
+    run_worker(app)
+    with svc.db.session() as session:
+        session.execute(update(Event).values(received_at=utcnow() - timedelta(days=400)))
+    assert prune(svc.db, days=180) == 1
+    with svc.db.session() as session:
+        row = session.scalar(select(DebitPayment))
+    assert (row.state, row.action_id, row.attempt_id) == ("done", None, None)
+
+    event_id = notify("card_debit_request.paid").get_json()["event_id"]
+    run_worker(app)
+    assert len(whmcs.payments) == 1
+    [none] = actions_of(svc, event_id)
+    assert transitions_of(svc, none.id)[-1][2] == "debit 553201 is already on invoice 88231 (added earlier)"
