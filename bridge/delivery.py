@@ -20,6 +20,7 @@ from bridge import metrics
 from bridge.db import Database
 from bridge.intake import queue_pending, store_planned
 from bridge.models import Action, Attempt, Event, utcnow
+from bridge.payments import PaymentGuard
 from bridge.planning import PLAN_CHANNEL, Planner, PlanResult
 from bridge.queue import ActionQueue
 from bridge.ratelimit import RateLimiter
@@ -28,6 +29,7 @@ from bridge.search import normalise
 from bridge.states import CLAIMABLE, State
 from bridge.transitions import move
 from providers import Provider, ProviderError, SendResult
+from providers.whmcs_api import WhmcsPayments
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,7 @@ class Deliverer:
         action, attempt_id = claimed
         started = time.perf_counter()
         try:
-            result = self._carry_out(action)
+            result = self._carry_out(action, attempt_id)
         except ProviderError as exc:
             return self._failed(action, attempt_id, started, exc)
         except Exception as exc:
@@ -111,12 +113,15 @@ class Deliverer:
             move(session, action_id, State.RETRYING, reason, expect=CLAIMABLE, next_attempt_at=later)
         return Outcome(action_id, State.RETRYING, "waiting for a send slot")
 
-    def _carry_out(self, action: Action) -> SendResult:
+    def _carry_out(self, action: Action, attempt_id: int) -> SendResult:
         if action.channel == PLAN_CHANNEL:
             return self.planner.plan(action)
         provider = self.providers.get(action.channel)
         if provider is None:
             raise ProviderError(f"no provider for channel {action.channel!r}", permanent=True)
+        if isinstance(provider, WhmcsPayments):
+            # Money: claimed in the database before WHMCS is asked, so it is added once.
+            return PaymentGuard(self.db, provider).pay(action, attempt_id)
         return provider.send(action.recipient, action.content)
 
     def _claim(self, action_id: int) -> tuple[Action, int] | None:

@@ -15,18 +15,19 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 
 from bridge.db import Database
 from bridge.enrichment import Enricher, whmcs_rows
 from bridge.event_data import Adhesion, Client, Debit, EventData
 from bridge.event_fields import identifier, mapping, number, text
-from bridge.models import CardAdhesion
+from bridge.models import Action, CardAdhesion, DebitPayment, DebitRequest
 from bridge.settings import Settings
 from providers.base import ProviderError
 from providers.pagos360 import Pagos360Api
-from providers.whmcs_api import WhmcsApi
+from providers.whmcs_api import NotFound, WhmcsApi
 
+DEBIT_REQUEST_CHANNEL = "pagos360_debit"  # the Actions that ask Pagos360 for a debit
 DIRECT_DEBIT_NEEDS = frozenset({"adhesion", "debit", "debit_group"})
 
 
@@ -63,9 +64,18 @@ class DirectDebitResolver:
         client_id = self._client_id(card_adhesion) or self._client_id(raw)
         metadata = mapping(raw.get("metadata"), "card_debit_request.metadata")
         invoice_id = identifier(metadata.get("whmcs_invoice_id"), "card_debit_request.metadata.whmcs_invoice_id") or ""
-        data = self.enricher.resolve({"userid": client_id, "invoiceid": invoice_id}, needs - DIRECT_DEBIT_NEEDS)
+        data = self.enricher.resolve({"userid": client_id}, needs - DIRECT_DEBIT_NEEDS - {"invoice"})
+        invoice, invoice_problem = None, ""
+        if "invoice" in needs and invoice_id:
+            try:
+                invoice = self.enricher.resolve({"invoiceid": invoice_id}, frozenset({"invoice"})).invoice
+            except NotFound as exc:
+                # Not a reason to drop the event: the payment is refused and staff told why.
+                invoice_problem = str(exc)
+        pagos360_id = text(raw.get("id", entity_id), "card_debit_request.id")
+        requested, payment = self._bridge_records(pagos360_id)
         debit = Debit(
-            pagos360_id=text(raw.get("id", entity_id), "card_debit_request.id"),
+            pagos360_id=pagos360_id,
             state=text(raw.get("state"), "card_debit_request.state"),
             client_id=client_id,
             invoice_id=invoice_id,
@@ -73,8 +83,27 @@ class DirectDebitResolver:
             state_comment=text(raw.get("state_comment"), "card_debit_request.state_comment"),
             paid_at=text(raw.get("paid_at"), "card_debit_request.paid_at"),
             adhesion_id=text(card_adhesion.get("id"), "card_debit_request.card_adhesion.id"),
+            requested_amount=requested.amount if requested else None,
+            requested_invoice_id=requested.invoice_id if requested else "",
+            invoice_problem=invoice_problem,
+            payment_state=payment.state if payment is not None else "",
+            payment_action=payment.action_id if payment is not None else None,
         )
-        return replace(data, debit=debit, lookups=tuple(self.enricher.lookups))
+        return replace(data, invoice=invoice, debit=debit, lookups=tuple(self.enricher.lookups))
+
+    def _bridge_records(self, pagos360_id: str) -> tuple[Row[Any] | None, Row[Any] | None]:
+        """What the bridge itself holds on this debit: its own request for it, if the bridge
+        asked Pagos360 for it (amount, invoice), and the claim on its payment (state, Action)."""
+        with self.db.session() as session:
+            requested = session.execute(
+                select(DebitRequest.amount, DebitRequest.invoice_id)
+                .join(Action, Action.id == DebitRequest.action_id)
+                .where(Action.channel == DEBIT_REQUEST_CHANNEL, Action.provider_ref == pagos360_id)
+            ).first()
+            payment = session.execute(
+                select(DebitPayment.state, DebitPayment.action_id).where(DebitPayment.pagos360_id == pagos360_id)
+            ).first()
+        return requested, payment
 
     def _client_id(self, raw: Mapping[str, Any]) -> str:
         reference = text(raw.get("external_reference"), "external_reference")

@@ -118,3 +118,13 @@ class Debit:
     state_comment: str = ""
     paid_at: str = ""  # as Pagos360 wrote it, ISO 8601 with offset
     adhesion_id: str = ""
+    # The bridge's own request for this debit (bridge.debit_cycle), when it made it: the
+    # amount it asked for and the invoice it was for. None: made by hand in Pagos360.
+    requested_amount: Decimal | None = None
+    requested_invoice_id: str = ""
+    # Why the invoice the debit names could not be read (it does not exist in WHMCS).
+    invoice_problem: str = ""
+    # Its payment into WHMCS as bridge.payments has it: "" (none yet), "claimed" (being
+    # added, or its outcome unknown) or "done"; and the Action that claimed it.
+    payment_state: str = ""
+    payment_action: int | None = None

@@ -180,6 +180,31 @@ class DebitRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class DebitPayment(Base):
+    """The claim on adding one Pagos360 debit's payment to WHMCS: one row per debit request.
+
+    The unique key is the guard that no interleaving of workers, notifications or retries
+    pays a debit twice: a worker inserts the row (`claimed`, naming its Action and attempt)
+    in a committed transaction before it calls AddInvoicePayment, and marks it `done` after.
+    A `claimed` row whose attempt is closed belongs to a worker that died (or never heard
+    back): whoever finds it asks WHMCS whether the payment is on the invoice, never pays again.
+    """
+
+    __tablename__ = "debit_payments"
+    __table_args__ = (UniqueConstraint("pagos360_id", name="uq_debit_payments_pagos360_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    pagos360_id: Mapped[str] = mapped_column(String(64))  # the debit request: the payment's transid
+    invoice_id: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    state: Mapped[str] = mapped_column(String(16))  # "claimed", "done"
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("actions.id", ondelete="SET NULL"), index=True)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(Text)  # how it ended: added, or found on the invoice
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class ScheduledRun(Base):
     """A daily job's run for one day: the unique key makes it run once across relays."""
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bridge.payments import CLOSED_INVOICE_STATES, misplaced
 from hooks import HookContext, PlannedAction, add_hook
 from hooks import variables as v
 from hooks.messaging import client_notice
 from hooks.staff import staff_notice
 
-CLOSED_INVOICE_STATES = ("Paid", "Cancelled", "Refunded", "Collections")
 NOT_PAID_STATES = ("rejected", "expired", "canceled")
 REVERSED_STATES = ("reverted", "refunded")
 
@@ -60,23 +60,65 @@ def debit_changed(ctx: HookContext) -> list[PlannedAction]:
 
 
 def _record_payment(ctx: HookContext) -> list[PlannedAction]:
+    """The payment to add to the debit's invoice, or why it is not added (with a staff alert).
+
+    Checked here against what the planner read, and again right before the payment by
+    bridge.payments (the invoice may change in between)."""
     debit, invoice = ctx.data.debit, ctx.data.invoice
     assert debit is not None
-    if invoice is None or not debit.invoice_id:
-        return [PlannedAction("none", "-", {}, f"debit {debit.pagos360_id} names no WHMCS invoice (metadata)")]
-    if invoice.status in CLOSED_INVOICE_STATES:
+    if debit.payment_state == "done":
+        # Another notification of this debit got there first: not a closed invoice to alert on.
+        added_by = f"added by action {debit.payment_action}" if debit.payment_action else "added earlier"
+        return [
+            PlannedAction(
+                "none", "-", {}, f"debit {debit.pagos360_id} is already on invoice {debit.invoice_id} ({added_by})"
+            )
+        ]
+    if not debit.invoice_id:
+        return _refuse(ctx, f"debit {debit.pagos360_id} names no WHMCS invoice (metadata whmcs_invoice_id)")
+    if invoice is None:
+        problem = debit.invoice_problem or "it could not be read"
+        return _refuse(ctx, f"invoice {debit.invoice_id} named by debit {debit.pagos360_id}: {problem}")
+    # A claim whose outcome is unknown: the invoice may be Paid by that very payment. The
+    # payment Action settles it with WHMCS (bridge.payments) rather than alarm anyone here.
+    claimed = debit.payment_state == "claimed"
+    if invoice.status in CLOSED_INVOICE_STATES and not claimed:
         reason = f"invoice {invoice.number} is {invoice.status}: payment of debit {debit.pagos360_id} not added"
         return [PlannedAction("none", "-", {}, reason), *staff_notice(ctx, "DebitPaidInvoiceClosed")]
+    refusal = misplaced(
+        debit_id=debit.pagos360_id,
+        amount=debit.amount,
+        client_id=debit.client_id,
+        invoice_id=invoice.id,
+        invoice_number=invoice.number,
+        invoice_client_id=invoice.client_id,
+        balance=invoice.balance,
+        requested_amount=debit.requested_amount,
+        requested_invoice_id=debit.requested_invoice_id,
+    )
+    if refusal and not claimed:  # a claimed payment passed these checks when it was claimed
+        return _refuse(ctx, refusal)
     paid_at = _local_time(debit.paid_at, ctx)
     content = {
         "invoiceid": invoice.id,
         "transid": debit.pagos360_id,
         "gateway": ctx.settings.pagos360_whmcs_gateway,
-        "amount": str(debit.amount) if debit.amount is not None else None,
+        "amount": str(debit.amount),
         "date": paid_at,
+        # What the payment is checked against again, right before it is added.
+        "clientid": debit.client_id,
+        "requested_amount": str(debit.requested_amount) if debit.requested_amount is not None else None,
         "summary": f"add the payment of Pagos360 debit {debit.pagos360_id} to invoice {invoice.number}",
     }
     return [PlannedAction("whmcs_payment", f"invoice {invoice.id}", content)]
+
+
+def _refuse(ctx: HookContext, reason: str) -> list[PlannedAction]:
+    """No payment: the decision on record, and the staff told why."""
+    return [
+        PlannedAction("none", "-", {}, f"payment not added: {reason}"),
+        *staff_notice(ctx, "DebitPaymentRefused", refusal=reason),
+    ]
 
 
 def _move_client(ctx: HookContext, group_id: int | None, *, with_debit_day: bool) -> list[PlannedAction]:

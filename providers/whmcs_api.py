@@ -9,12 +9,16 @@ bring the client back), refused credentials are permanent, and an HTTP-level fai
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import requests
 
 from providers.base import ProviderError, SendResult, transient_http_status
 
+# ProviderError.code of a call that may have been carried out by WHMCS although it failed.
+OUTCOME_UNKNOWN = "outcome_unknown"
 NOT_FOUND_MESSAGES = ("not found", "invalid client id", "invalid invoice id", "invalid service id", "invalid quote id")
 
 
@@ -62,19 +66,29 @@ class WhmcsApi:
         try:
             response = self.session.post(self.endpoint, data=form, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise ProviderError(f"WHMCS API unreachable: {type(exc).__name__}", permanent=False) from exc
+            # Only a connection never made is sure not to have reached WHMCS.
+            reached = not isinstance(exc, requests.ConnectTimeout)
+            raise ProviderError(
+                f"WHMCS API unreachable: {type(exc).__name__}",
+                permanent=False,
+                code=OUTCOME_UNKNOWN if reached else None,
+            ) from exc
         if response.status_code != 200:
             raise ProviderError(
                 f"WHMCS API answered HTTP {response.status_code} to {action}",
                 permanent=not transient_http_status(response.status_code),
                 http_status=response.status_code,
+                code=OUTCOME_UNKNOWN if response.status_code in (500, 502, 504) else None,
             )
         try:
             answer = response.json()
         except ValueError:
             # A maintenance or proxy error page instead of JSON: worth another try later.
+            # (Or a PHP warning printed before WHMCS's own answer: the call may have done its work.)
             raise ProviderError(
-                f"WHMCS API answered {action} with something that is not JSON", permanent=False
+                f"WHMCS API answered {action} with something that is not JSON",
+                permanent=False,
+                code=OUTCOME_UNKNOWN,
             ) from None
         if not isinstance(answer, dict) or answer.get("result") != "success":
             message = str(answer.get("message", "no message")) if isinstance(answer, dict) else "unexpected answer"
@@ -105,12 +119,25 @@ class WhmcsChanges:
         return SendResult(provider_ref=f"{content['action']} {recipient}", http_status=200)
 
 
-class WhmcsPayments:
-    """Adds a payment to an invoice, once: the `whmcs_payment` Actions.
+@dataclass(frozen=True)
+class PayableInvoice:
+    """What GetInvoice says about an invoice that a payment is about to be added to."""
 
-    Before AddInvoicePayment it reads the invoice: a transaction with the same transid
-    means this payment is already recorded (a retry, a duplicate notification), and an
-    invoice that is paid or cancelled takes no payment. A retry never pays twice.
+    id: str
+    number: str
+    client_id: str
+    status: str
+    balance: Decimal | None
+    transids: frozenset[str]  # the transaction ids already recorded on it
+
+
+class WhmcsPayments:
+    """The two WHMCS calls a `whmcs_payment` Action is made of: read the invoice, add a payment.
+
+    This module only talks to WHMCS. Deciding whether a payment may be added (once, to the
+    right invoice, for the right amount) is the bridge's (bridge.payments), which claims the
+    payment in its database before `add` is ever called; so there is no `send` that would
+    call AddInvoicePayment on its own.
     """
 
     channel = "whmcs_payment"
@@ -119,26 +146,36 @@ class WhmcsPayments:
     def __init__(self, api: WhmcsApi) -> None:
         self.api = api
 
-    def send(self, recipient: str, content: dict[str, Any]) -> SendResult:
-        invoice_id, transid = str(content["invoiceid"]), str(content["transid"])
-        invoice = self.api.call("GetInvoice", invoiceid=invoice_id)
-        transactions = invoice.get("transactions")
+    def invoice(self, invoice_id: str) -> PayableInvoice:
+        answer = self.api.call("GetInvoice", invoiceid=invoice_id)
+        transactions = answer.get("transactions")
         rows = transactions.get("transaction") if isinstance(transactions, dict) else None
         rows = [rows] if isinstance(rows, dict) else (rows or [])
-        if any(str(row.get("transid")) == transid for row in rows if isinstance(row, dict)):
-            return SendResult(provider_ref=f"already recorded: {transid}", http_status=200)
-        status = str(invoice.get("status") or "")
-        if status in ("Paid", "Cancelled", "Refunded", "Collections"):
-            raise ProviderError(f"invoice {invoice_id} is {status}: payment {transid} not added", permanent=True)
-        self.api.call(
-            "AddInvoicePayment",
-            invoiceid=invoice_id,
-            transid=transid,
-            gateway=content["gateway"],
-            amount=content.get("amount"),
-            date=content.get("date"),
+        return PayableInvoice(
+            id=str(answer.get("invoiceid") or invoice_id),
+            number=str(answer.get("invoicenum") or invoice_id),
+            client_id=str(answer.get("userid") or ""),
+            status=str(answer.get("status") or ""),
+            balance=_cents(answer.get("balance")),
+            transids=frozenset(str(row.get("transid")) for row in rows if isinstance(row, dict)),
         )
-        return SendResult(provider_ref=transid, http_status=200)
+
+    def add(self, *, invoice_id: str, transid: str, gateway: str, amount: str | None, date: str | None) -> None:
+        """AddInvoicePayment. A ProviderError with code "outcome_unknown" means WHMCS may
+        have recorded the payment all the same (no answer, a 5xx, an answer that is not JSON)."""
+        self.api.call(
+            "AddInvoicePayment", invoiceid=invoice_id, transid=transid, gateway=gateway, amount=amount, date=date
+        )
+
+    def send(self, recipient: str, content: dict[str, Any]) -> SendResult:
+        raise ProviderError("a payment is added only through the bridge's payment claim", permanent=True)
+
+
+def _cents(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)).quantize(Decimal("0.01")) if value not in (None, "") else None
+    except InvalidOperation:
+        return None
 
 
 def php_serialized_base64(values: dict[Any, Any]) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from bridge.debit_cycle import next_debit_date, run_debit_cycle, run_if_due
 from bridge.direct_debit import debit_day_after
-from bridge.models import Action, CardAdhesion, DebitRequest, Event, utcnow
+from bridge.models import Action, CardAdhesion, DebitPayment, DebitRequest, Event, utcnow
 from bridge.services import services
 from bridge.states import State
 from tests.helpers import actions_of, count, load_sample, plan_of, transitions_of
@@ -343,3 +343,214 @@ def test_without_a_configured_token_the_endpoint_does_not_exist(make_app):
     app = make_app()
     assert app.test_client().post(f"/webhooks/pagos360/{TOKEN}", json={}).status_code == 404
     assert re.fullmatch(r"[A-Za-z0-9-]+", TOKEN)
+
+
+# -- a payment lands only where it belongs, and once ------------------------------------------
+
+
+def _invoice(**changes):
+    return {**load_sample("whmcs_api", "GetInvoice"), **changes}
+
+
+def _refused(svc, event_id):
+    """The event's decision not to pay (skipped, with the reason) and the staff email."""
+    actions = actions_of(svc, event_id)
+    assert [(a.channel, a.state) for a in actions] == [("none", "skipped"), ("email", "sent")], actions
+    none, email = actions
+    reason = transitions_of(svc, none.id)[-1][2]
+    assert email.recipient == STAFF and reason.startswith("payment not added: ")
+    assert reason.removeprefix("payment not added: ") in email.content["body"]
+    return reason
+
+
+def test_a_debit_is_not_paid_into_another_clients_invoice(app, notify, whmcs, run_worker):
+    whmcs.answers["GetInvoice"] = _invoice(userid="2077")  # the metadata names someone else's invoice
+    event_id = notify("card_debit_request.paid").get_json()["event_id"]
+    run_worker(app)
+    assert whmcs.payments == []
+    reason = _refused(services(app), event_id)
+    assert "invoice A-0088231 belongs to client 2077, not to client 1042" in reason
+
+
+def test_a_debit_the_bridge_did_not_request_must_pay_the_invoice_balance(app, notify, whmcs, run_worker):
+    whmcs.answers["GetInvoice"] = _invoice(balance="9000.00")  # partly paid since
+    event_id = notify("card_debit_request.paid").get_json()["event_id"]
+    run_worker(app)
+    assert whmcs.payments == []
+    reason = _refused(services(app), event_id)
+    assert "charged 18150.00, but the balance of invoice A-0088231 is 9000.00" in reason
+
+
+def _requested_and_paid(app, p360, run_worker, charged: float) -> str:
+    """The debit cycle asks Pagos360 for invoice 88231's balance; Pagos360 charges `charged`."""
+    svc = services(app)
+    _signed_adhesion(svc, debit_day=22)
+    assert run_debit_cycle(svc, date(2026, 11, 20)).requested == ["88231"]
+    run_worker(app)
+    request_id = max(p360.debit_requests)
+    p360.set_debit_request_state(request_id, "paid")
+    p360.debit_requests[request_id]["amount"] = charged
+    return str(request_id)
+
+
+def test_a_debit_the_bridge_requested_must_charge_what_it_asked_for(app, notify, p360, whmcs, run_worker):
+    request_id = _requested_and_paid(app, p360, run_worker, charged=15000.0)
+    event_id = notify("card_debit_request.paid", entity_id=int(request_id)).get_json()["event_id"]
+    run_worker(app)
+    assert whmcs.payments == []
+    reason = _refused(services(app), event_id)
+    assert f"debit {request_id} charged 15000.00, but the bridge requested 18150.00" in reason
+
+
+def test_a_debit_the_bridge_requested_is_paid_for_what_it_asked(app, notify, p360, whmcs, run_worker):
+    request_id = _requested_and_paid(app, p360, run_worker, charged=18150.0)
+    whmcs.answers["GetInvoice"] = _invoice(balance="9000.00")  # its own request's amount rules
+    event_id = notify("card_debit_request.paid", entity_id=int(request_id)).get_json()["event_id"]
+    run_worker(app)
+    [payment] = whmcs.payments
+    assert (payment["transid"], payment["amount"]) == (request_id, "18150.00")
+    [action] = actions_of(services(app), event_id)
+    assert action.content["requested_amount"] == "18150.00" and action.content["clientid"] == "1042"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "get_invoice", "expected"),
+    [
+        ({}, None, "debit 553201 names no WHMCS invoice"),
+        (
+            {"whmcs_invoice_id": 99999},
+            {"result": "error", "message": "Invoice ID Not Found"},
+            "invoice 99999 named by debit 553201: WHMCS GetInvoice: Invoice ID Not Found",
+        ),
+    ],
+    ids=["no-invoice", "invoice-not-in-whmcs"],
+)
+def test_a_debit_without_its_invoice_is_not_paid_and_staff_are_told(
+    metadata, get_invoice, expected, app, notify, p360, whmcs, run_worker
+):
+    p360.debit_requests[553201]["metadata"] = metadata
+    if get_invoice:
+        whmcs.answers["GetInvoice"] = get_invoice
+    event_id = notify("card_debit_request.paid").get_json()["event_id"]
+    run_worker(app)
+    assert whmcs.payments == []
+    assert expected in _refused(services(app), event_id)
+
+
+def test_the_invoice_is_checked_again_right_before_the_payment(app, notify, whmcs):
+    """Planned against one invoice; by the time the payment runs, WHMCS says otherwise."""
+    svc = services(app)
+    event_id = notify("card_debit_request.paid").get_json()["event_id"]
+    assert svc.deliverer().deliver(plan_of(svc, event_id).id).state == State.SENT
+    [payment] = actions_of(svc, event_id)
+    whmcs.answers["GetInvoice"] = _invoice(userid="2077")
+    outcome = svc.deliverer().deliver(payment.id)
+    assert outcome.state == State.FAILED and "belongs to client 2077, not to client 1042" in outcome.detail
+    assert whmcs.payments == [] and count(svc, DebitPayment) == 0
+
+
+def test_a_payment_whose_outcome_is_unknown_is_never_sent_again(app, notify, whmcs, run_worker):
+    """WHMCS answered AddInvoicePayment with a 500: it may have recorded the payment. The
+    retry looks for it on the invoice; not there, it fails for staff instead of paying again."""
+    svc = services(app)
+    whmcs.http_errors["AddInvoicePayment"] = 500
+    event_id = notify("card_debit_request.paid").get_json()["event_id"]
+    run_worker(app)
+    [payment] = actions_of(svc, event_id)
+    assert payment.state == State.RETRYING and "may have recorded payment 553201" in payment.last_error
+
+    del whmcs.http_errors["AddInvoicePayment"]
+    svc.relay().run_once(now=utcnow() + timedelta(hours=1))
+    run_worker(app)
+    with svc.db.session() as session:
+        payment = session.get_one(Action, payment.id)
+    assert whmcs.actions().count("AddInvoicePayment") == 1 and whmcs.payments == []
+    assert payment.state == State.FAILED and "Not added again" in payment.last_error
+
+
+def test_a_payment_whmcs_refused_can_be_retried(app, notify, whmcs, run_worker):
+    """WHMCS said no (nothing added): the claim is let go, and a retry adds the payment."""
+    svc = services(app)
+    whmcs.answers["AddInvoicePayment"] = {"result": "error", "message": "Invalid Payment Gateway"}
+    event_id = notify("card_debit_request.paid").get_json()["event_id"]
+    run_worker(app)
+    [payment] = actions_of(svc, event_id)
+    assert payment.state == State.FAILED and "Invalid Payment Gateway" in payment.last_error
+    assert count(svc, DebitPayment) == 0
+
+    del whmcs.answers["AddInvoicePayment"]  # the gateway fixed in WHMCS; staff retry
+    with svc.db.session() as session:
+        session.execute(
+            update(Action).where(Action.id == payment.id).values(state="retrying", next_attempt_at=utcnow())
+        )
+    svc.relay().run_once()
+    run_worker(app)
+    assert [p["transid"] for p in whmcs.payments] == ["553201"]
+    assert transitions_of(svc, payment.id)[-1][1] == "sent"
+
+
+def test_a_second_notification_after_the_payment_plans_no_closed_invoice_alert(app, notify, whmcs, run_worker):
+    """Another `type` for the paid debit, after its payment landed: nothing to do, no alarm."""
+    svc = services(app)
+    first = notify("card_debit_request.paid").get_json()["event_id"]
+    run_worker(app)
+    [payer] = actions_of(svc, first)
+    second = notify("card_debit_request.paid", type="approved").get_json()["event_id"]
+    run_worker(app)
+    assert len(whmcs.payments) == 1
+    [none] = actions_of(svc, second)
+    assert none.channel == "none"
+    assert (
+        transitions_of(svc, none.id)[-1][2] == f"debit 553201 is already on invoice 88231 (added by action {payer.id})"
+    )
+
+
+@pytest.mark.parametrize("landed", [True, False], ids=["whmcs-recorded-it", "whmcs-did-not"])
+def test_another_notification_meets_a_claim_left_without_an_answer(landed, app, notify, whmcs, run_worker):
+    """The first payment got a 500 (its outcome unknown, its claim kept). A notification of
+    the same debit under another `type` plans a second payment Action: it asks WHMCS, and
+    never sends the payment again."""
+    svc = services(app)
+    whmcs.http_errors["AddInvoicePayment"] = 500
+    first = notify("card_debit_request.paid").get_json()["event_id"]
+    run_worker(app)
+    [claimer] = actions_of(svc, first)
+    assert claimer.state == State.RETRYING
+    del whmcs.http_errors["AddInvoicePayment"]
+    if landed:  # WHMCS recorded the payment before it failed to answer
+        whmcs.payments.append({"invoiceid": "88231", "transid": "553201", "amount": "18150.00"})
+
+    second = notify("card_debit_request.paid", type="approved").get_json()["event_id"]
+    run_worker(app)
+    [other] = actions_of(svc, second)
+    assert whmcs.actions().count("AddInvoicePayment") == 1
+    with svc.db.session() as session:
+        row = session.scalar(select(DebitPayment))
+    if landed:
+        assert other.state == State.SENT and transitions_of(svc, other.id)[-1][2] == "already recorded on the invoice"
+        assert (row.state, row.action_id) == ("done", claimer.id)
+    else:
+        assert other.state == State.FAILED and f"action {claimer.id} claimed it" in other.last_error
+        assert "Not added again" in other.last_error and row.state == "claimed"
+
+
+def test_the_payment_record_outlives_the_logs_retention(app, notify, whmcs, run_worker):
+    """Pruning old events takes their Actions and attempts, not the record that the debit
+    was paid: the same debit notified again later is still not paid twice."""
+    from bridge.logpage.retention import prune
+
+    svc = services(app)
+    notify("card_debit_request.paid")
+    run_worker(app)
+    with svc.db.session() as session:
+        session.execute(update(Event).values(received_at=utcnow() - timedelta(days=400)))
+    assert prune(svc.db, days=180) == 1
+    with svc.db.session() as session:
+        row = session.scalar(select(DebitPayment))
+    assert (row.state, row.action_id, row.attempt_id) == ("done", None, None)
+
+    event_id = notify("card_debit_request.paid").get_json()["event_id"]
+    run_worker(app)
+    assert len(whmcs.payments) == 1
+    [none] = actions_of(svc, event_id)
+    assert transitions_of(svc, none.id)[-1][2] == "debit 553201 is already on invoice 88231 (added earlier)"

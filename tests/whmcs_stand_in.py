@@ -67,6 +67,8 @@ class WhmcsStandIn:
         self.calls: list[tuple[str, dict[str, str]]] = []
         self.payments: list[dict[str, str]] = []
         self.down = False  # answer 503, as WHMCS behind a proxy during maintenance
+        # action -> an HTTP status answered instead (an HTML error page; nothing is done)
+        self.http_errors: dict[str, int] = {}
 
     def __call__(self, request: Any) -> tuple[int, dict[str, str], str]:
         form = {k: v[0] for k, v in parse_qs(request.body).items()}
@@ -74,9 +76,11 @@ class WhmcsStandIn:
         self.calls.append((action, form))
         if self.down:
             return 503, {"Content-Type": "text/html"}, "<html>Service Unavailable</html>"
-        if action == "AddInvoicePayment":
-            self.payments.append(form)
+        if action in self.http_errors:
+            return self.http_errors[action], {"Content-Type": "text/html"}, "<html>Internal Server Error</html>"
         answer = copy.deepcopy(self.answers.get(action) or self._sample(action))
+        if action == "AddInvoicePayment" and answer.get("result") == "success":
+            self.payments.append(form)  # a refused payment (an error answer) is not kept
         if action == "GetClientsDetails" and "client" in answer:
             answer["client"]["language"] = self.language
         if action == "GetInvoice" and self.payments:

@@ -28,14 +28,23 @@ blueprint = Blueprint("pagos360_webhook", __name__)
 ENTITY_ALIASES = {"adhesion": "card_adhesion", "debit_request": "card_debit_request"}
 
 
+def canonical_entity(name: str) -> str:
+    """The one name an entity is stored and handled under, whichever alias Pagos360 used."""
+    return ENTITY_ALIASES.get(name, name)
+
+
 class EntityId(fields.Field):
-    """Pagos360 sends ids as numbers; a string of letters, digits, - and _ is taken too."""
+    """Pagos360 sends ids as numbers; a string of letters, digits, - and _ is taken too.
+
+    Loads to the id's one spelling: a number written with leading zeros, or as a string,
+    is the same entity as the bare number (553201, "553201" and "000553201" are one id);
+    any other id is kept exactly as sent."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = str(value)
         if isinstance(value, bool | dict | list) or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", text):
             raise ValidationError("must be a number or an id string")
-        return text
+        return str(int(text)) if text.isdigit() else text
 
 
 class NotificationSchema(Schema):
@@ -61,12 +70,15 @@ def receive(token: str) -> tuple[Response, int]:
     require_json()
     note = load(NOTIFICATION, json_object(request.get_data(cache=False)), "a Pagos360 notification")
     entity_id = note["entity_id"]
-    entity = ENTITY_ALIASES.get(note["entity_name"], note["entity_name"])
-    payload = redact({**note, "entity_id": entity_id})
+    entity = canonical_entity(note["entity_name"])
+    payload = redact({**note, "entity_name": entity, "entity_id": entity_id})
+    # The identity is built from the canonical spellings only, so that one notification
+    # sent twice in different words is one event (and one effect); its `type` stays part of
+    # it: a debit `paid` and later `reverted` are two events.
     inbound = InboundEvent(
         source="pagos360",
         type=entity,
-        external_id=f"{note['entity_name']}:{entity_id}:{note['type']}",
+        external_id=f"{entity}:{entity_id}:{note['type']}",
         payload=payload,
         client_id=_client_id(svc.settings.pagos360_external_reference, note["payload"]),
     )

@@ -7,7 +7,7 @@ import requests
 import responses
 
 from providers.base import ProviderError
-from providers.whmcs_api import NotFound, WhmcsApi
+from providers.whmcs_api import OUTCOME_UNKNOWN, NotFound, WhmcsApi
 
 URL = "https://panel.example/includes/api.php"
 
@@ -68,3 +68,26 @@ def test_errors_say_whether_a_retry_can_help(kwargs, permanent):
     with pytest.raises(ProviderError) as caught:
         api().call("GetInvoice", invoiceid=1)
     assert caught.value.permanent is permanent and not caught.value.skip
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "unknown"),
+    [
+        ({"body": requests.ConnectTimeout("no connection")}, False),  # never reached WHMCS
+        ({"status": 503, "body": "<html>Service Unavailable</html>"}, False),  # the proxy said no
+        ({"json": {"result": "error", "message": "Invalid Payment Gateway"}}, False),  # WHMCS said no
+        ({"body": requests.ReadTimeout("read timed out")}, True),
+        ({"body": requests.ConnectionError("connection reset")}, True),
+        ({"status": 500, "body": "oops"}, True),
+        ({"status": 502, "body": "bad gateway"}, True),
+        ({"body": 'PHP Warning: ... {"result":"success"}'}, True),  # WHMCS ran, its answer is garbled
+    ],
+    ids=["connect-timeout", "503", "whmcs-error", "read-timeout", "reset", "500", "502", "not-json"],
+)
+@responses.activate
+def test_a_failure_after_which_whmcs_may_have_acted_says_so(kwargs, unknown):
+    """A payment must not be sent again after one of these, and may be after the others."""
+    responses.post(URL, **kwargs)
+    with pytest.raises(ProviderError) as caught:
+        api().call("AddInvoicePayment", invoiceid=1, transid="553201")
+    assert (caught.value.code == OUTCOME_UNKNOWN) is unknown
