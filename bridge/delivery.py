@@ -120,7 +120,14 @@ class Deliverer:
         return provider.send(action.recipient, action.content)
 
     def _claim(self, action_id: int) -> tuple[Action, int] | None:
-        """Compare-and-set into `sending`, and write the attempt row before the send."""
+        """Compare-and-set into `sending`, and write the attempt row before the send.
+
+        One UPDATE that accepts every claimable state, on the attempt count just read.
+        Not the state just read: it may change meanwhile without anyone having taken the
+        Action (the relay queues it again, a duplicate job puts it back for a send slot),
+        and a claim lost to such a move would drop this job and leave the Action waiting
+        for the relay. A claim that did take it and try it changed the count: then this
+        one loses, as it must."""
         with self.db.session() as session:
             action = session.get(Action, action_id)
             if action is None or State(action.state) not in CLAIMABLE:
@@ -131,7 +138,8 @@ class Deliverer:
                 action_id,
                 State.SENDING,
                 f"attempt {number} by worker {self.worker_name}".strip(),
-                expect=[State(action.state)],  # as just read: the UPDATE checks it is still so
+                expect=CLAIMABLE,
+                claim=action.attempts,
                 attempts=number,
                 next_attempt_at=None,
             )
