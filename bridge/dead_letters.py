@@ -13,7 +13,7 @@ import logging
 from sqlalchemy import select
 
 from bridge.events import InboundEvent
-from bridge.intake import queue_pending, record_event, store_planned
+from bridge.intake import record_event, store_planned
 from bridge.logpage.masking import SYSTEM_CHANNELS, Masker
 from bridge.models import Action, ActionTransition, Event
 from bridge.services import Services
@@ -73,13 +73,12 @@ def report_dead_letters(svc: Services) -> int:
     inbound = InboundEvent(
         "bridge", BATCH_TYPE, f"dead-letters:{up_to}", {"up_to_transition": up_to, "count": len(rows)}
     )
-    result = record_event(svc.db, inbound, plan=False)
+    result = record_event(svc.db, inbound, plan_on=None)
     if not result.created:
         return 0  # another relay sent this batch
     planned = [("bridge.dead_letters", planned_email(a, {"subject": subject, "body": body})) for a in staff]
     with svc.db.session() as session:
-        ids = store_planned(session, result.event_id, planned)
-    queue_pending(svc.db, svc.queue, ids, "queued by the dead-letter report")
+        store_planned(session, svc.queue, result.event_id, planned)
     return len(rows)
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bridge.enrichment import to_decimal, whmcs_rows
 from bridge.events import InboundEvent
-from bridge.intake import queue_pending, record_event, store_planned
+from bridge.intake import record_event, store_planned
 from bridge.models import CardAdhesion, DebitRequest, ScheduledRun, utcnow
 from bridge.services import Services
 from hooks import PlannedAction
@@ -128,7 +128,7 @@ def _plan_debit(
     planned = PlannedAction("pagos360_debit", adhesion.pagos360_id, content)
     try:
         with svc.db.session() as session:
-            [action_id] = store_planned(session, event_id, [("bridge.debit_cycle", planned)])
+            [action_id] = store_planned(session, svc.queue, event_id, [("bridge.debit_cycle", planned)])
             session.add(
                 DebitRequest(
                     invoice_id=invoice_id,
@@ -143,13 +143,12 @@ def _plan_debit(
         report.already.append(invoice_id)  # another run got there first
         return
     report.requested.append(invoice_id)
-    queue_pending(svc.db, svc.queue, [action_id], "queued by the debit cycle")
 
 
 def _cycle_event(svc: Services, today: date) -> int:
     """The event the cycle's Actions belong to, one per day, so the log page shows them."""
     inbound = InboundEvent("bridge", "DebitCycle", f"debit-cycle:{today}", {"day": str(today)})
-    result = record_event(svc.db, inbound, plan=False)
+    result = record_event(svc.db, inbound, plan_on=None)
     return result.event_id
 
 

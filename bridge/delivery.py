@@ -3,7 +3,8 @@
 This is the body of every queue job. It is safe to run twice for the same Action (a
 duplicate job, a relay re-enqueue): only the run that wins the claim does anything.
 A `plan` Action runs the planner instead of a provider; the Actions it plans are stored
-in the same transaction that marks it done, and queued after the commit.
+`queued` in the same transaction that marks it done, and their jobs put on the queue after
+the commit (`bridge.queueing`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import insert, select, update
 
 from bridge import metrics
 from bridge.db import Database
-from bridge.intake import queue_pending, store_planned
+from bridge.intake import store_planned
 from bridge.models import Action, Attempt, Event, utcnow
 from bridge.payments import PaymentGuard
 from bridge.planning import PLAN_CHANNEL, Planner, PlanResult
@@ -125,7 +126,14 @@ class Deliverer:
         return provider.send(action.recipient, action.content)
 
     def _claim(self, action_id: int) -> tuple[Action, int] | None:
-        """Compare-and-set into `sending`, and write the attempt row before the send."""
+        """Compare-and-set into `sending`, and write the attempt row before the send.
+
+        One UPDATE that accepts every claimable state, on the attempt count just read.
+        Not the state just read: it may change meanwhile without anyone having taken the
+        Action (the relay queues it again, a duplicate job puts it back for a send slot),
+        and a claim lost to such a move would drop this job and leave the Action waiting
+        for the relay. A claim that did take it and try it changed the count: then this
+        one loses, as it must."""
         with self.db.session() as session:
             action = session.get(Action, action_id)
             if action is None or State(action.state) not in CLAIMABLE:
@@ -136,7 +144,8 @@ class Deliverer:
                 action_id,
                 State.SENDING,
                 f"attempt {number} by worker {self.worker_name}".strip(),
-                expect=[State(action.state)],  # as just read: the UPDATE checks it is still so
+                expect=CLAIMABLE,
+                claim=action.attempts,
                 attempts=number,
                 next_attempt_at=None,
             )
@@ -157,7 +166,6 @@ class Deliverer:
         if result.dry_run:
             default = f"dry run: {result.detail.get('why', 'no credentials')}"
         reason = str(result.detail.get("note", default))
-        planned: tuple[int, ...] = ()
         with self.db.session() as session:
             # The move first: if the relay gave this attempt up meanwhile (a stalled worker),
             # what it planned must not be stored a second time.
@@ -173,7 +181,7 @@ class Deliverer:
                 last_error=None,
             )
             if won and isinstance(result, PlanResult):
-                planned = store_planned(session, action.event_id, result.planned)
+                store_planned(session, self.queue, action.event_id, result.planned)
                 _add_search_words(session, action.event_id, result.search_words)
             self._finish_attempt(
                 session,
@@ -186,7 +194,6 @@ class Deliverer:
             )
         if not won:
             return Outcome(action.id, "superseded", "the relay had given this attempt up")
-        queue_pending(self.db, self.queue, planned, "queued by the planner")
         return Outcome(action.id, State.SENT, reason)
 
     def _failed(self, action: Action, attempt_id: int, started: float, error: ProviderError) -> Outcome:

@@ -29,8 +29,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from bridge.states import State
-
 # BIGINT on PostgreSQL (a busy panel outgrows 2^31 attempts), INTEGER on SQLite so that
 # the primary key stays the rowid alias and autoincrements.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -97,7 +95,8 @@ class Action(Base):
     channel: Mapped[str] = mapped_column(String(32))  # "whatsapp", "email", ...
     recipient: Mapped[str] = mapped_column(String(320), index=True)  # the log's search by email or phone
     content: Mapped[dict[str, Any]] = mapped_column(JSON)  # rendered: body, subject, template sid...
-    state: Mapped[str] = mapped_column(String(16), default=State.PENDING)
+    # No default: whoever stores an Action says in which state (bridge.intake.store_planned).
+    state: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     provider_ref: Mapped[str | None] = mapped_column(String(128), index=True)

@@ -1,11 +1,12 @@
 """The relay: puts back on the queue every Action the queue should hold but does not.
 
 The database is the truth; Redis is only a fast way to hand ids to workers. Each pass:
-- `pending` older than the grace time: committed, but the web process never queued it
-  (it crashed after the commit, or Redis was down). Queue it.
-- `queued` older than the grace time whose job RQ no longer holds (Redis restarted or
-  was emptied, or a worker died between taking the job and claiming the Action). Queue
-  it again.
+- `queued` older than the grace time whose job RQ no longer holds: the process that
+  stored it could not enqueue it after the commit (Redis was down, the process died),
+  Redis restarted or was emptied, or a worker died between taking the job and claiming
+  the Action. Queue it again.
+- `pending` older than the grace time: stored by a version before Actions were stored
+  `queued` (an upgrade with such rows left), and never queued. Queue it.
 - `retrying` whose next attempt is due. Queue it.
 - `sending` for longer than RELAY_SENDING_TIMEOUT_SECONDS: the worker died mid-send.
   The provider may or may not have accepted the message, and there is no way to ask
@@ -27,6 +28,7 @@ from bridge import metrics
 from bridge.db import Database
 from bridge.models import Action, Attempt, utcnow
 from bridge.queue import ActionQueue
+from bridge.queueing import requeue
 from bridge.retry import RetryPolicy
 from bridge.states import State
 from bridge.transitions import move
@@ -107,16 +109,10 @@ class Relay:
             return list(session.scalars(query.limit(self.batch_size)))
 
     def _queue(self, action_id: int, expected: State, reason: str) -> bool:
-        """Mark queued first, then enqueue: if the enqueue fails, the next pass sees a
-        queued Action without a job and tries again."""
+        """Move it to `queued` and enqueue it after the commit (`bridge.queueing`): if the
+        enqueue fails, the next pass sees a queued Action without a job and tries again."""
         with self.db.session() as session:
-            if not move(session, action_id, State.QUEUED, reason, expect=[expected]):
-                return False
-        try:
-            self.queue.enqueue(action_id)
-        except Exception:
-            log.exception("relay: could not enqueue action %s", action_id)
-        return True
+            return requeue(session, self.queue, action_id, reason, expect=[expected])
 
     def _recover_sending(self, now: datetime, report: RelayReport) -> None:
         for action_id in self._ids(State.SENDING, Action.updated_at <= now - self.sending_timeout):

@@ -1,10 +1,12 @@
 """The Action state machine: which moves are allowed, and which states are final.
 
-pending -> queued -> sending -> sent -> delivered -> read
-                        |                    \\-> undelivered / failed (receipts)
-                        +-> retrying -> queued -> ...
-                        +-> failed | skipped
-Every move is written as an ActionTransition row with its reason (see bridge.outbox).
+(stored) queued -> sending -> sent -> delivered -> read
+                      |                    \\-> undelivered / failed (receipts)
+                      +-> retrying -> queued -> ...
+                      +-> failed | skipped
+An Action is stored `queued` (or final: a recorded skip, a failed hook) and its job put on
+the queue after that commit (bridge.queueing). Every move is written as an ActionTransition
+row with its reason (bridge.transitions).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from enum import StrEnum
 
 
 class State(StrEnum):
-    PENDING = "pending"  # committed with its event, not yet on the queue
-    QUEUED = "queued"  # a job for it is (believed to be) on the queue
+    # Stored by versions before Actions were stored `queued`; nothing stores it now. Still
+    # claimable, and queued by the relay, so that rows left by an upgrade are carried out.
+    PENDING = "pending"
+    QUEUED = "queued"  # its job is on the queue, or will be (after the commit, or by the relay)
     SENDING = "sending"  # a worker claimed it and is talking to the provider
     RETRYING = "retrying"  # a transient error; waits for next_attempt_at
     SENT = "sent"  # the provider accepted it (or the dry run recorded it)

@@ -231,8 +231,9 @@ def test_gauges_count_what_waits_now(make_app, base_config):
         assert post(client, event).status_code == 202
 
     samples = scrape(client)
-    assert value(samples, "bridge_actions", state="queued", channel="plan") == 2
-    assert value(samples, "bridge_actions", state="pending", channel="plan") == 1
+    # All three stored `queued`; one job never reached Redis (the relay's "job lost" case).
+    assert value(samples, "bridge_actions", state="queued", channel="plan") == 3
+    assert value(samples, "bridge_actions", state="pending", channel="plan") == 0
     assert value(samples, "bridge_actions", state="failed", channel="email") == 0
     assert value(samples, "bridge_queue_depth") == 2
     assert value(samples, "bridge_scrape_source_up", source="database") == 1
@@ -242,7 +243,7 @@ def test_gauges_count_what_waits_now(make_app, base_config):
     samples = scrape(down.test_client())
     assert value(samples, "bridge_scrape_source_up", source="redis") == 0
     assert value(samples, "bridge_queue_depth") is None
-    assert value(samples, "bridge_actions", state="pending", channel="plan") == 1
+    assert value(samples, "bridge_actions", state="queued", channel="plan") == 3
     assert value(samples, "bridge_events_received_total", source="whmcs", type="ClientAdd") == 2
 
 

@@ -42,9 +42,13 @@ def test_actions_never_queued_are_queued_by_the_relay(make_app, run_worker):
 
     report = svc.relay().run_once()
 
-    assert report.queued_pending == [plan_of(svc, event_id).id]
+    # Stored `queued` with the event; its job never reached Redis: the relay's "job lost" rule.
+    assert report.requeued_lost == [plan_of(svc, event_id).id]
     run_worker(up)
     assert [a.state for a in actions_of(svc, event_id)] == ["sent", "sent"]
+    history = transitions_of(svc, report.requeued_lost[0])
+    assert [t[1] for t in history] == ["queued", "queued", "sending", "sent"]
+    assert [t[2] for t in history[:2]] == ["queued on receipt", "relay: the queue lost its job"]
 
 
 def test_jobs_still_waiting_in_the_queue_are_left_alone(post_event, svc):

@@ -1,26 +1,24 @@
 """What staff can do about a failed message: retry one Action, retry every failed Action the
 filters select, or replay an event's planning. Each act goes through the bridge's own write
-paths (a recorded transition, store_planned + queue_pending) and is audited.
+paths (a recorded transition; store_planned and requeue, which queue after the commit) and is
+audited.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bridge.intake import queue_pending, store_planned
+from bridge.intake import store_planned
 from bridge.logpage.auth import Staff
 from bridge.models import Action, AuditEntry
 from bridge.planning import PLAN_CHANNEL
+from bridge.queueing import requeue
 from bridge.services import Services
 from bridge.states import State
-from bridge.transitions import move
 from hooks import PlannedAction
-
-log = logging.getLogger(__name__)
 
 
 def audit(
@@ -44,7 +42,8 @@ def retryable_channels(svc: Services) -> frozenset[str]:
 
 
 def retry_actions(svc: Services, staff: Staff, action_ids: Iterable[int], why: str) -> list[int]:
-    """Move each failed Action back to `queued` (reason naming the staff member), then queue it.
+    """Move each failed Action back to `queued` (reason naming the staff member) and queue it
+    after the commit (`bridge.queueing`).
 
     Returns the ids that moved; an Action no longer failed (a concurrent retry) is left alone.
     If Redis refuses the job, the Action stays `queued` and the relay queues it again.
@@ -57,14 +56,9 @@ def retry_actions(svc: Services, staff: Staff, action_ids: Iterable[int], why: s
             if action is None or action.channel not in channels:
                 continue
             reason = f"retried by {staff.email} from the delivery log ({why})"
-            if move(session, action_id, State.QUEUED, reason, expect=[State.FAILED]):
+            if requeue(session, svc.queue, action_id, reason, expect=[State.FAILED]):
                 audit(session, staff, "retry", action.event_id, action_id, why)
                 moved.append(action_id)
-    for action_id in moved:
-        try:
-            svc.queue.enqueue(action_id)
-        except Exception:  # noqa: BLE001 - it is `queued` in the database; the relay catches up
-            log.warning("could not queue retried action %s; the relay will", action_id, exc_info=True)
     return moved
 
 
@@ -80,9 +74,10 @@ def replay_event(svc: Services, staff: Staff, event_id: int) -> int:
             .order_by(Action.id.desc())
             .limit(1)
         )
-        [new_id] = store_planned(session, event_id, [("bridge.planner", PlannedAction(PLAN_CHANNEL, "hooks", {}))])
+        planning = [("bridge.planner", PlannedAction(PLAN_CHANNEL, "hooks", {}))]
+        reason = f"replay queued by {staff.email} from the delivery log"
+        [new_id] = store_planned(session, svc.queue, event_id, planning, reason=reason)
         session.execute(update(Action).where(Action.id == new_id).values(replay_of_id=previous))
         detail = f"new planning action {new_id}" + (f", replaying action {previous}" if previous else "")
         audit(session, staff, "replay", event_id, new_id, detail)
-    queue_pending(svc.db, svc.queue, [new_id], f"replay queued by {staff.email} from the delivery log")
     return new_id

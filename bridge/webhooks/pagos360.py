@@ -17,7 +17,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from bridge import metrics
 from bridge.events import InboundEvent
-from bridge.intake import queue_pending, record_event
+from bridge.intake import record_event
 from bridge.redaction import redact
 from bridge.services import services
 from bridge.webhooks import Rejected, json_object, load, require_json
@@ -82,9 +82,8 @@ def receive(token: str) -> tuple[Response, int]:
         payload=payload,
         client_id=_client_id(svc.settings.pagos360_external_reference, note["payload"]),
     )
-    result = record_event(svc.db, inbound)
+    result = record_event(svc.db, inbound, plan_on=svc.queue)
     metrics.event_received("pagos360", inbound.type, duplicate=not result.created)
-    queue_pending(svc.db, svc.queue, result.pending_action_ids, "queued on receipt")
     return jsonify(event_id=result.event_id), 200
 
 

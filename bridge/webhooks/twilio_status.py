@@ -69,6 +69,6 @@ def receive() -> tuple[Response, int]:
     if action_id is None:
         # Not one of ours, or it arrived before the worker recorded the sid: keep it on record.
         inbound = InboundEvent("twilio", "MessageStatus", f"{sid}:{status}", {"params": params})
-        record_event(svc.db, inbound, plan=False)
+        record_event(svc.db, inbound, plan_on=None)
         log.info("delivery receipt for unknown message %s (%s) recorded", sid, status)
     return jsonify(action_id=action_id, state="unchanged"), 200

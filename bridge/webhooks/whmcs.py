@@ -10,7 +10,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bridge import metrics
 from bridge.events import WHMCS_EVENTS, InboundEvent
-from bridge.intake import queue_pending, record_event
+from bridge.intake import record_event
 from bridge.redaction import redact
 from bridge.services import services
 from bridge.webhooks import Rejected, json_object, load, require_json
@@ -52,9 +52,8 @@ def receive() -> tuple[Response, int]:
         payload={"event": envelope["event"], "params": params},
         client_id=_client_id(params),
     )
-    result = record_event(svc.db, inbound)
+    result = record_event(svc.db, inbound, plan_on=svc.queue)
     metrics.event_received("whmcs", inbound.type, duplicate=not result.created)
-    queue_pending(svc.db, svc.queue, result.pending_action_ids, "queued on receipt")
     return jsonify(event_id=result.event_id), 202
 
 

@@ -193,7 +193,7 @@ def test_healthz(client):
     assert client.get("/healthz").status_code == 200
 
 
-def test_redis_down_still_accepts_and_leaves_actions_pending(make_app):
+def test_redis_down_still_accepts_and_leaves_actions_queued_for_the_relay(make_app):
     from bridge.services import services
 
     app = make_app(REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens on port 1
@@ -202,7 +202,7 @@ def test_redis_down_still_accepts_and_leaves_actions_pending(make_app):
 
     assert response.status_code == 202
     actions = actions_of(services(app), response.get_json()["event_id"], with_plan=True)
-    assert [(a.channel, a.state) for a in actions] == [("plan", "pending")]
+    assert [(a.channel, a.state) for a in actions] == [("plan", "queued")]
 
 
 def test_twenty_concurrent_repeats_make_one_event(app, svc):
