@@ -15,7 +15,8 @@ connection dropped once (PostgreSQL). FAULT_SEED picks the moments and the fault
 
 Then, once every Action is final: none failed; every WhatsApp message reached Twilio at
 least once; every duplicate there belongs to an Action whose send was cut off (an attempt
-closed as `lost`, the documented crash window); every payment was added exactly once.
+closed as `lost`, the documented crash window); every payment was added exactly once, or
+(when a kill fell between the payment's claim and WHMCS's answer) held for staff, never twice.
 The counts are printed and written to bench/results/faults.json.
 """
 
@@ -243,7 +244,7 @@ def _report(db, twilio, whmcs, inbox, load, faults, cluster, events, notes, stat
             select(Action.id, Action.event_id, Action.channel, Action.recipient, Action.state, Action.provider_ref)
         ).all()
         failed = session.execute(
-            select(Action.id, Action.channel, Action.last_error).where(Action.state == State.FAILED)
+            select(Action.id, Action.channel, Action.last_error, Action.content).where(Action.state == State.FAILED)
         ).all()
         attempts = session.execute(select(Attempt.action_id, Attempt.number, Attempt.outcome)).all()
         claims = session.execute(
@@ -266,6 +267,18 @@ def _report(db, twilio, whmcs, inbox, load, faults, cluster, events, notes, stat
             claimed_by[(action_id, int(words[1]))] = words[4]
     killed = set(cluster.killed)
     lost_by_kill = sum(1 for key in lost_numbers if claimed_by.get(key) in killed)
+    # The payment guard's documented window (bridge/payments.py): a worker killed after its
+    # claim on a payment was committed and before WHMCS answered leaves the payment's
+    # outcome unknown; the next try finds no transaction on the invoice and holds the
+    # payment for staff instead of risking a second AddInvoicePayment. Such an Action must
+    # have a lost attempt; any other failure is a failure.
+    held = [
+        f
+        for f in failed
+        if f.channel == "whmcs_payment" and "outcome is unknown" in (f.last_error or "") and lost.get(f.id, 0) > 0
+    ]
+    failed = [f for f in failed if f not in held]
+    held_transids = sorted(str(f.content.get("transid")) for f in held)
 
     expected_whatsapp = {e.whatsapp_to for e in events if e.whatsapp_to}
     whatsapp_to = Counter(a.recipient for a in whatsapp)
@@ -294,7 +307,7 @@ def _report(db, twilio, whmcs, inbox, load, faults, cluster, events, notes, stat
             "event_ids_per_post": sorted({len(ids) for ids in load.event_ids.values()}),
         },
         "actions": {"total": len(actions), "by_channel": dict(by_channel), "by_state": dict(states)},
-        "failed": [list(row) for row in failed[:20]],
+        "failed": [[row.id, row.channel, row.last_error] for row in failed[:20]],
         "whatsapp": {
             "actions": len(whatsapp),
             "expected_recipients": len(expected_whatsapp),
@@ -330,6 +343,7 @@ def _report(db, twilio, whmcs, inbox, load, faults, cluster, events, notes, stat
             "distinct": len(set(transids)),
             "added_twice": sorted(t for t, n in Counter(transids).items() if n > 1),
             "missing": sorted({n.key for n in notes} - set(transids)),
+            "held_for_staff_after_a_kill": held_transids,
             "unexpected": sorted(set(transids) - {n.key for n in notes}),
         },
         "faults": {
@@ -372,7 +386,7 @@ def _print(capsys: pytest.CaptureFixture[str], report: dict[str, Any]) -> None:
         f"  email       {mail['actions']} actions; deliveries {mail['deliveries']}; duplicates {mail['duplicates']}",
         f"  lost sends  {report['attempts_lost']}",
         f"  payments    {pay['added']} added for {pay['debits_paid']} debits paid; distinct {pay['distinct']}; "
-        f"twice {pay['added_twice']}",
+        f"twice {pay['added_twice']}; held for staff after a kill {pay['held_for_staff_after_a_kill']}",
         f"  faults      {faults['worker_kills']} worker kills ({faults['crashes_after_twilio_accepted']} crash of "
         f"every worker just after Twilio accepted a message); "
         f"unprompted worker exits "
@@ -415,8 +429,10 @@ def _check(report: dict[str, Any], postgres: bool) -> None:
     assert not mail["recipients_with_two_actions"]
     unexplained = [d for d in mail["duplicated_actions"] if d["lost_attempts"] < d["extra"]]
     assert not unexplained, f"email duplicates outside the documented crash window: {unexplained}"
-    assert pay["added"] == pay["distinct"] == pay["debits_paid"]
-    assert not pay["missing"] and not pay["unexpected"] and not pay["added_twice"]
+    held = pay["held_for_staff_after_a_kill"]
+    assert pay["added"] == pay["distinct"] == pay["debits_paid"] - len(held)
+    assert pay["missing"] == held, "payments missing that the guard did not hold for staff after a kill"
+    assert not pay["unexpected"] and not pay["added_twice"]
     # Five single kills at random moments, then every worker at once after an accepted send.
     assert faults["crashes_after_twilio_accepted"] == 1
     assert faults["worker_kills"] == 5 + WORKERS and faults["redis_emptied"] == 2
