@@ -10,7 +10,7 @@ transaction that closes the planning, and queued the same way.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -112,7 +112,19 @@ def store_planned(
     return tuple(a.id for a in actions)
 
 
+# The recipient column's width, read from the model: a migration that widens it widens this.
+RECIPIENT_LENGTH: int = Action.__table__.c.recipient.type.length
+
+
 def _action_row(event_id: int, hook: str, plan: PlannedAction) -> Action:
+    if plan.skip_reason is None and len(plan.recipient) > RECIPIENT_LENGTH:
+        # Whatever a client typed into a WHMCS field: stored as a skip that says why, never
+        # a planning that fails to commit (PostgreSQL refuses the row) and retries in vain.
+        plan = replace(
+            plan,
+            recipient=plan.recipient[: RECIPIENT_LENGTH - 1] + "…",
+            skip_reason=f"recipient is {len(plan.recipient)} characters long; at most {RECIPIENT_LENGTH} are stored",
+        )
     if plan.skip_reason is None:
         return Action(
             event_id=event_id,

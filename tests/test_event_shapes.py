@@ -134,3 +134,22 @@ def test_what_php_writes_for_nothing_reads_as_empty(post_event, svc, run_worker)
 
     assert plan_of(svc, event_id).state == State.SENT
     assert {(a.channel, a.state) for a in actions_of(svc, event_id)} == {("whatsapp", "sent"), ("email", "sent")}
+
+
+def test_a_recipient_longer_than_its_column_is_one_skipped_action(post_event, svc, run_worker):
+    """An email field of 420 characters (WHMCS stores what was typed): PostgreSQL would refuse
+    the row and the planning would retry in vain; it is one skip that says why, and the
+    client's other messages still go."""
+    address = "a" * 400 + "@radioandina.example"
+    event_id = post_event("ClientAdd", _changed("ClientAdd", lambda p: p.update(email=address))).get_json()["event_id"]
+
+    run_worker()
+
+    plan = plan_of(svc, event_id)
+    assert (plan.state, plan.attempts) == (State.SENT, 1)
+    by_channel = {a.channel: a for a in actions_of(svc, event_id)}
+    assert by_channel["whatsapp"].state == State.SENT
+    email = by_channel["email"]
+    assert email.state == State.SKIPPED
+    assert email.last_error == "recipient is 420 characters long; at most 320 are stored"
+    assert len(email.recipient) == 320 and email.recipient.endswith("…")
