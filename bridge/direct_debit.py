@@ -72,7 +72,7 @@ class DirectDebitResolver:
             except NotFound as exc:
                 # Not a reason to drop the event: the payment is refused and staff told why.
                 invoice_problem = str(exc)
-        pagos360_id = text(raw.get("id", entity_id), "card_debit_request.id")
+        pagos360_id = text(raw.get("id", entity_id), "card_debit_request.id", _width(DebitPayment, "pagos360_id"))
         requested, payment = self._bridge_records(pagos360_id)
         debit = Debit(
             pagos360_id=pagos360_id,
@@ -136,8 +136,8 @@ class DirectDebitResolver:
 
     def _mirror(self, raw: dict[str, Any], client_id: str, client: Client | None, group_id: int | None) -> Adhesion:
         """Bring the bridge's record of the adhesion in line with what Pagos360 says."""
-        pagos360_id = text(raw.get("id"), "card_adhesion.id")
-        state = text(raw.get("state"), "card_adhesion.state")
+        pagos360_id = text(raw.get("id"), "card_adhesion.id", _width(CardAdhesion, "pagos360_id"))
+        state = text(raw.get("state"), "card_adhesion.state", _width(CardAdhesion, "state"))
         with self.db.session() as session:
             row = session.scalar(select(CardAdhesion).where(CardAdhesion.pagos360_id == pagos360_id))
             if row is None:
@@ -145,7 +145,7 @@ class DirectDebitResolver:
                 session.add(row)
             row.state = state
             row.state_comment = text(raw.get("state_comment"), "card_adhesion.state_comment") or None
-            row.card_brand = text(raw.get("card"), "card_adhesion.card") or None
+            row.card_brand = text(raw.get("card"), "card_adhesion.card", _width(CardAdhesion, "card_brand")) or None
             row.last_four = text(raw.get("last_four_digits"), "card_adhesion.last_four_digits")[-4:] or None
             if state == "signed" and row.signed_on is None:
                 row.signed_on = datetime.now(self.settings.tz).date()
@@ -175,3 +175,10 @@ def _decimal(value: Any) -> Decimal | None:
         return Decimal(str(value)).quantize(Decimal("0.01")) if value not in (None, "") else None
     except InvalidOperation:
         return None
+
+
+def _width(model: Any, column: str) -> int:
+    """The width of one of the bridge's own columns, read from the model: what Pagos360
+    says is stored there, and a longer value must fail the planning by name, not the commit."""
+    length: int = model.__table__.c[column].type.length
+    return length

@@ -40,21 +40,27 @@ def _is_empty(value: Any) -> bool:
     return value is None or value is False or (isinstance(value, str | list | dict) and not value)
 
 
-def text(value: Any, field: str) -> str:
+def text(value: Any, field: str, max_length: int | None = None) -> str:
     """A text field: strings as they are, numbers written out, empty for nothing.
 
     What a look-up answered was not cleaned at the door like the hook's own fields
     (bridge.inbound), so the same rule applies here: NUL removed, a lone surrogate refused
-    (no database can store it)."""
+    (no database can store it). `max_length`, for a value the bridge stores in a column of
+    that width: a longer one is refused here, naming the field, rather than by the
+    database at commit (which would be retried in vain)."""
     if _is_empty(value):
         return ""
     if isinstance(value, str):
         if _SURROGATE.search(value):
             raise EventShapeError(field, "text", value)
-        return value.replace("\x00", "")
-    if isinstance(value, bool | _NUMERIC):
-        return str(value)
-    raise EventShapeError(field, "text", value)
+        found = value.replace("\x00", "")
+    elif isinstance(value, bool | _NUMERIC):
+        found = str(value)
+    else:
+        raise EventShapeError(field, "text", value)
+    if max_length is not None and len(found) > max_length:
+        raise EventShapeError(field, f"text of at most {max_length} characters", found)
+    return found
 
 
 def identifier(value: Any, field: str) -> str | None:

@@ -109,6 +109,20 @@ def test_adhesion_signed_moves_the_client_stores_the_day_and_tells_everyone(app,
     assert ("GET", "/card-adhesion/20871", None) in p360.requests
 
 
+def test_an_answer_too_long_for_the_adhesions_record_fails_the_planning_at_once(app, notify, p360, run_worker):
+    """Pagos360's answer is mirrored in card_adhesions: a card brand longer than its column
+    would fail the commit and be retried eight times; it fails once, naming the field."""
+    svc = services(app)
+    p360.adhesions[20871]["card"] = "visa-" + "x" * 40
+    event_id = notify("card_adhesion.signed").get_json()["event_id"]
+    run_worker(app)
+
+    plan = plan_of(svc, event_id)
+    assert (plan.state, plan.attempts) == (State.FAILED, 1)
+    assert plan.last_error.startswith("field card_adhesion.card: expected text of at most 32 characters, got ")
+    assert actions_of(svc, event_id) == [] and count(svc, CardAdhesion) == 0
+
+
 def test_adhesion_cancelled_restores_the_group_and_alerts_with_the_reason(app, notify, whmcs, p360, run_worker):
     svc = services(app)
     notify("card_adhesion.signed")
