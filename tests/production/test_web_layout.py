@@ -84,6 +84,11 @@ def _gunicorn_access_lines(machines: Machines) -> list[str]:
     return re.findall(r'^\S+ "[^"]*" \S+ [A-Z]+ \d{3} \S+ \S+s$', machines.log("gunicorn"), re.M)
 
 
+def _posts_seen_by_gunicorn(machines: Machines) -> list[str]:
+    """The statuses of the POSTs in gunicorn's access log, in order."""
+    return [line.split()[-3] for line in _gunicorn_access_lines(machines) if " POST " in line]
+
+
 def _eventually(condition: Callable[[], bool], within: float = 30.0) -> bool:
     """Whether `condition` holds within `within` seconds (a liveness bound, polled)."""
     deadline = time.monotonic() + within
@@ -158,12 +163,15 @@ def test_a_signed_webhook_through_nginx_and_what_reaches_gunicorn(proxy: Proxy, 
     # gunicorn sees nginx as the peer; the client's own address is the last X-Forwarded-For
     # entry (what TRUSTED_PROXY_COUNT=1 reads), the forged one only before it; the scheme is
     # nginx's, not the client's.
+    # Each server writes its access line once the answer has left: poll for it.
+    assert _eventually(lambda: len(_posts_seen_by_gunicorn(machines)) == 1), machines.log("gunicorn")
     [line] = [x for x in _gunicorn_access_lines(machines) if " POST " in x]
     assert line.startswith('127.0.0.1 "203.0.113.9, 127.0.0.2" https POST 202 '), line
 
     # The access log names the route: no path (the Pagos360 token is one), no query string.
     token = "not-the-token-" + "x" * 24
     _post_from("127.0.0.2", proxy, f"/webhooks/pagos360/{token}?secret=query-value", b"{}", {})
+    assert _eventually(lambda: " POST pagos360_webhook 404 " in proxy.access_log), proxy.access_log
     log = proxy.access_log
     assert re.search(r"^127\.0\.0\.2 \[\S+\] POST pagos360_webhook 404 ", log, re.M), log
     assert re.search(r"^127\.0\.0\.2 \[\S+\] POST whmcs_webhook 202 ", log, re.M), log
@@ -175,8 +183,9 @@ def test_a_signed_webhook_through_nginx_and_what_reaches_gunicorn(proxy: Proxy, 
     json_headers = {"Content-Type": "application/json"}
     assert _post_from("127.0.0.2", proxy, "/webhooks/whmcs", b" " * limit, json_headers) == 401
     assert _post_from("127.0.0.2", proxy, "/webhooks/whmcs", b" " * (limit + 1), json_headers) == 413
-    gunicorn_posts = [line.split()[-3] for line in _gunicorn_access_lines(machines) if " POST " in line]
-    assert gunicorn_posts == ["202", "404", "401"]  # the 413 was nginx's own
+    # The 413 was nginx's own: gunicorn saw three POSTs, never a fourth.
+    assert _eventually(lambda: len(_posts_seen_by_gunicorn(machines)) >= 3), machines.log("gunicorn")
+    assert _posts_seen_by_gunicorn(machines) == ["202", "404", "401"]
     # nginx writes that line once it has drained the refused body (lingering close).
     assert _eventually(lambda: " POST whmcs_webhook 413 " in proxy.access_log), proxy.access_log
 
