@@ -154,6 +154,7 @@ class Deliverer:
             attempt_id = session.scalar(
                 insert(Attempt).values(action_id=action_id, number=number).returning(Attempt.id)
             )
+            assert attempt_id is not None  # an INSERT … RETURNING always returns its row
             # The move's UPDATE went around the ORM: bring the detached copy up to date
             # by hand rather than reading the row a third time.
             session.expunge(action)

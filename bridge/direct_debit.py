@@ -21,7 +21,7 @@ from bridge.db import Database
 from bridge.enrichment import Enricher, whmcs_rows
 from bridge.event_data import Adhesion, Client, Debit, EventData
 from bridge.event_fields import identifier, mapping, number, text
-from bridge.models import Action, CardAdhesion, DebitPayment, DebitRequest
+from bridge.models import Action, Base, CardAdhesion, DebitPayment, DebitRequest, string_width
 from bridge.settings import Settings
 from providers.base import ProviderError
 from providers.pagos360 import Pagos360Api
@@ -177,8 +177,7 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-def _width(model: Any, column: str) -> int:
+def _width(model: type[Base], column: str) -> int:
     """The width of one of the bridge's own columns, read from the model: what Pagos360
     says is stored there, and a longer value must fail the planning by name, not the commit."""
-    length: int = model.__table__.c[column].type.length
-    return length
+    return string_width(model, column)

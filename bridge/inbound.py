@@ -31,7 +31,7 @@ import re
 from typing import Any
 
 from bridge.events import InboundEvent
-from bridge.models import Event
+from bridge.models import Event, string_width
 
 MAX_DEPTH = 32
 MAX_INTEGER_DIGITS = 64
@@ -111,8 +111,8 @@ def check_storable(inbound: InboundEvent) -> None:
         label = {"external_id": "event id", "client_id": "client id"}.get(name, name)
         if "\x00" in value or _SURROGATE.search(value):
             raise InboundRefused(f"{label} holds a NUL character or a lone surrogate", reason="bad_id", field=name)
-        limit = Event.__table__.c[name].type.length
-        if limit is not None and len(value) > limit:
+        limit = string_width(Event, name)
+        if len(value) > limit:
             raise InboundRefused(
                 f"{label} is {len(value)} characters long; at most {limit} are stored", reason="bad_id", field=name
             )

@@ -21,7 +21,7 @@ from bridge import metrics
 from bridge.db import Database
 from bridge.events import InboundEvent
 from bridge.inbound import check_storable
-from bridge.models import Action, ActionTransition, Event
+from bridge.models import Action, ActionTransition, Event, string_width
 from bridge.queue import ActionQueue
 from bridge.queueing import queue_after_commit
 from bridge.search import normalise, payload_words
@@ -113,7 +113,7 @@ def store_planned(
 
 
 # The recipient column's width, read from the model: a migration that widens it widens this.
-RECIPIENT_LENGTH: int = Action.__table__.c.recipient.type.length
+RECIPIENT_LENGTH = string_width(Action, "recipient")
 
 
 def _action_row(event_id: int, hook: str, plan: PlannedAction) -> Action:

@@ -72,7 +72,7 @@ def configure_logging(log_format: str = "text") -> None:
     and the filter on every handler of the root logger. `json`: one JSON object a line."""
     root = logging.getLogger()
     if not root.handlers:
-        handler = logging.StreamHandler()
+        handler: logging.Handler = logging.StreamHandler()
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         if log_format == "json":

@@ -59,6 +59,19 @@ class Base(DeclarativeBase):
     pass
 
 
+def string_width(model: type[Base], column: str) -> int:
+    """The declared width of `column`, a bounded String column of `model`'s table.
+
+    Read from the model, so a migration that widens a column widens what the checks that
+    call this accept. TypeError for a column without a width (Text, a number): checking a
+    length against it would be a mistake of the caller.
+    """
+    column_type = model.__table__.c[column].type
+    if not isinstance(column_type, String) or column_type.length is None:
+        raise TypeError(f"{model.__name__}.{column} is not a String column with a width")
+    return column_type.length
+
+
 class Event(Base):
     __tablename__ = "events"
     __table_args__ = (

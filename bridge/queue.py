@@ -60,7 +60,7 @@ class ActionQueue:
         monthly invoice run) makes a relay pass quadratic."""
         if not action_ids:
             return set()
-        listed = {raw.decode() for raw in self.connection.lrange(self.queue.key, 0, -1)}
+        listed = {_text(raw) for raw in self.connection.lrange(self.queue.key, 0, -1)}
         pipeline = self.connection.pipeline(transaction=False)
         for action_id in action_ids:
             pipeline.hget(Job.key_for(job_id_for(action_id)), "status")
@@ -77,3 +77,9 @@ class ActionQueue:
 
     def depth(self) -> int:
         return self.queue.count
+
+
+def _text(reply: bytes | str) -> str:
+    """A Redis reply as text. RQ's connection never decodes replies (bytes come back), but
+    redis-py types them as bytes or str, whichever `decode_responses` the client has."""
+    return reply.decode() if isinstance(reply, bytes) else reply

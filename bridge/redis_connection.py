@@ -96,7 +96,9 @@ class _SentinelConnection(SentinelManagedConnection):
     this project's test). Dropping the connection, as the base class does, is the safe way.
     """
 
-    def read_response(self, disable_decoding: bool = False, *, disconnect_on_error: bool = True, **kwargs: Any) -> Any:
+    def read_response(
+        self, disable_decoding: bool = False, *, disconnect_on_error: bool | None = True, **kwargs: Any
+    ) -> Any:
         return super().read_response(disable_decoding, disconnect_on_error=disconnect_on_error, **kwargs)
 
 

@@ -21,8 +21,9 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 
 from bridge import metrics
 from bridge.db import Database
@@ -103,7 +104,7 @@ class Relay:
             )
         return report
 
-    def _ids(self, state: State, condition: object) -> list[int]:
+    def _ids(self, state: State, condition: ColumnElement[bool]) -> list[int]:
         with self.db.session() as session:
             query = select(Action.id).where(Action.state == str(state), condition).order_by(Action.id)
             return list(session.scalars(query.limit(self.batch_size)))
@@ -125,9 +126,11 @@ class Relay:
                     .where(Attempt.action_id == action_id, Attempt.outcome.is_(None))
                     .values(outcome="lost", error="worker lost during the send")
                 )
-                for _ in range(closed.rowcount or 0):
+                # An UPDATE's result is a CursorResult, but Session.execute is typed Result for every statement.
+                for _ in range(closed.rowcount or 0):  # type: ignore[attr-defined]
                     metrics.attempt_finished(action.channel, "lost")
                 error = "worker lost during the send; the message may have gone out"
+                extra: dict[str, Any]  # column values for move's UPDATE
                 if action.channel in NOT_REPEATABLE:
                     error = "worker lost during a call that moves money: check the provider before retrying"
                 if action.channel in NOT_REPEATABLE or self.policy.exhausted(action.attempts):

@@ -277,8 +277,9 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
     try:
         loaded = schema.load({k: v for k, v in raw.items() if k in known})
     except ValidationError as exc:
-        problems = "; ".join(f"{name}: {' '.join(map(str, msgs))}" for name, msgs in sorted(exc.messages.items()))
-        raise SettingsError(f"invalid settings: {problems}") from None
+        # A schema's errors are always keyed by field; messages_dict says so to the type checker.
+        described = "; ".join(f"{name}: {' '.join(map(str, msgs))}" for name, msgs in sorted(exc.messages_dict.items()))
+        raise SettingsError(f"invalid settings: {described}") from None
     instance = Path(str(loaded["INSTANCE_PATH"]))
     if not loaded["DATABASE_URL"]:
         loaded["DATABASE_URL"] = f"sqlite:///{instance / 'bridge.sqlite3'}"

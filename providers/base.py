@@ -59,10 +59,15 @@ class SendResult:
 class Provider(Protocol):
     """One outside system, one verb. `content` is the Action's rendered content.
 
-    `rate_key` names the sender whose rate is limited (shared by all workers), or None."""
+    `rate_key` names the sender whose rate is limited (shared by all workers), or None.
+    Both are read-only here, so a provider may declare a narrower type (always a key,
+    never one) as a plain attribute."""
 
-    channel: str
-    rate_key: str | None
+    @property
+    def channel(self) -> str: ...
+
+    @property
+    def rate_key(self) -> str | None: ...
 
     def send(self, recipient: str, content: dict[str, Any]) -> SendResult: ...
 

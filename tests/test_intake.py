@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.models import Action, DebitPayment, Event, string_width
 from bridge.states import State
 from hooks import REGISTRY, HookContext, PlannedAction
 from tests.helpers import actions_of, load_sample, transitions_of
@@ -77,3 +78,14 @@ def test_a_name_with_template_syntax_is_not_evaluated(post_event, svc, run_worke
     run_worker()
     whatsapp, _ = actions_of(svc, event_id)
     assert "¡Hola {{ 7*7 }} {% if 1 %}x{% endif %}!" in whatsapp.content["body"]
+
+
+def test_column_widths_are_read_from_the_model():
+    """What the intake, the inbound check and the Pagos360 planning compare lengths with."""
+    assert string_width(Action, "recipient") == 320
+    assert string_width(Event, "external_id") == 255
+    assert string_width(DebitPayment, "pagos360_id") == DebitPayment.__table__.c.pagos360_id.type.length
+    with pytest.raises(TypeError, match=r"Event\.payload is not a String column"):
+        string_width(Event, "payload")  # JSON: no width to check a length against
+    with pytest.raises(TypeError, match=r"Event\.search_text is not a String column"):
+        string_width(Event, "search_text")  # Text: unbounded

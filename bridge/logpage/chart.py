@@ -77,7 +77,7 @@ def render_svg(data: HourlyCounts, tz: ZoneInfo) -> Markup:
     for i, hour in enumerate(data.hours):
         x = LEFT + i * bar_w
         local = hour.astimezone(tz)
-        y = TOP + plot_h
+        y: float = TOP + plot_h
         tip = [f"{local:%Y-%m-%d %H}:00"]
         for state in STATE_ORDER:
             n = data.counts.get((hour, state), 0)

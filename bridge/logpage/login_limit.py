@@ -70,12 +70,12 @@ def _claim(session: Session, email: str, address: str, slot: int, now: datetime,
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(LoginFailure).values(email=email, address=address, slot=slot, at=now)
-    statement = statement.on_conflict_do_update(
+    claim = statement.on_conflict_do_update(
         index_elements=["email", "address", "slot"],
         set_={"at": statement.excluded.at},
         where=LoginFailure.__table__.c.at < since,
     ).returning(LoginFailure.id)
-    return session.scalar(statement) is not None
+    return session.scalar(claim) is not None
 
 
 def clear_slots(session: Session, email: str, address: str) -> None:

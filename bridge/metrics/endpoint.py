@@ -47,7 +47,7 @@ def exposition(directory: Path, accept: str | None, extra: StateCollector | None
     MultiProcessCollector(registry, path=str(directory))
     if extra is not None:
         registry.register(extra)
-    encoder, content_type = choose_encoder(accept)
+    encoder, content_type = choose_encoder(accept or "")  # what the library does with None too
     return encoder(registry), content_type
 
 

@@ -9,6 +9,7 @@ so a late "sent" after "read" changes nothing.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
@@ -63,7 +64,7 @@ def receive() -> tuple[Response, int]:
         if action_id is not None and target is not None:
             error = describe(params.get("ErrorCode"))
             reason = f"Twilio: {status}" + (f" ({error})" if error else "")
-            extra = {"last_error": error} if error else {}
+            extra: dict[str, Any] = {"last_error": error} if error else {}  # column values for move's UPDATE
             moved = move(session, action_id, target, reason, expect=SENT_OR_LATER, **extra)
             return jsonify(action_id=action_id, state=str(target) if moved else "unchanged"), 200
     if action_id is None:

@@ -79,8 +79,8 @@ def _parse(body: bytes) -> dict[str, Any]:
 
 def _client_id(params: dict[str, Any]) -> str | None:
     # The module hooks (AfterModuleSuspend, ...) nest everything under "params".
-    nested = params.get("params") if isinstance(params.get("params"), dict) else {}
-    details = nested.get("clientsdetails") if isinstance(nested.get("clientsdetails"), dict) else {}
+    nested = value if isinstance(value := params.get("params"), dict) else {}
+    details = value if isinstance(value := nested.get("clientsdetails"), dict) else {}
     for source in (params, nested, details):
         for key in CLIENT_ID_KEYS:
             value = source.get(key)
