@@ -69,7 +69,11 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     register_commands(app)
     init_logpage(app)
     app.register_blueprint(health.blueprint)
-    metrics.register_endpoint(app)
+    # Imported only now: the endpoint imports prometheus_client, which must come after
+    # `metrics.configure` (bridge.metrics).
+    from bridge.metrics import endpoint as metrics_endpoint
+
+    metrics_endpoint.register(app)
     install_request_log(app)
 
     return app
