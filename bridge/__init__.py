@@ -37,7 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, st
     from bridge.services import Services
     from bridge.settings import load_settings
     from bridge.webhooks import register_webhooks
-    from providers import build_pagos360_api, build_providers, build_whmcs_api
+    from bridge.wiring import build_pagos360_api, build_providers, build_whmcs_api
 
     settings = load_settings(overrides=config, environ=environ)
     metrics.configure(settings.metrics_dir)  # before anything imports prometheus_client

@@ -38,10 +38,11 @@ def _worker_app() -> Flask:
 
 def _deliverer(app: Flask, worker: str) -> Deliverer:
     from bridge.services import services
+    from bridge.wiring import build_deliverer
 
     key = (id(app), worker)
     if key not in _deliverers:
-        _deliverers[key] = services(app).deliverer(worker)
+        _deliverers[key] = build_deliverer(services(app), worker)
     return _deliverers[key]
 
 
