@@ -30,9 +30,9 @@ def bind_app(app: Flask | None) -> None:
 def _worker_app() -> Flask:
     global _app
     if _app is None:
-        from bridge import create_app
+        from bridge.app import build_app  # not create_app: a job needs no `flask` commands
 
-        _app = create_app()
+        _app = build_app()
     return _app
 
 
