@@ -10,6 +10,7 @@ run: setup-run
 test: setup-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/python tools/import_graph.py
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # The fault suite at full size (issue 6): 2,000 events under faults; about 10 minutes here.
@@ -27,6 +28,7 @@ bench: setup-test
 lint: setup-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/python tools/import_graph.py
 
 setup-run:
 	@tools/setup.sh run
