@@ -20,7 +20,7 @@ from providers import Provider
 from providers.pagos360 import Pagos360Api
 from providers.whmcs_api import WhmcsApi
 
-if TYPE_CHECKING:  # hooks imports bridge modules: a runtime import here would be circular
+if TYPE_CHECKING:  # only the annotation needs it (tools/import_graph.py counts it all the same)
     from hooks import HookRegistry
 
 
