@@ -11,6 +11,7 @@ test: setup-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/python tools/import_graph.py
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # The fault suite at full size (issue 6): 2,000 events under faults; about 10 minutes here.
@@ -29,6 +30,7 @@ lint: setup-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/python tools/import_graph.py
 
 setup-run:
 	@tools/setup.sh run

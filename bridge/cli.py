@@ -148,9 +148,10 @@ def relay_command(once: bool) -> None:
     from bridge.dead_letters import report_dead_letters
     from bridge.debit_cycle import run_if_due
     from bridge.models import utcnow
+    from bridge.wiring import build_relay
 
     svc = services(_app())
-    relay = svc.relay()
+    relay = build_relay(svc)
     next_report = time.monotonic()
     while True:
         try:

@@ -30,18 +30,19 @@ def bind_app(app: Flask | None) -> None:
 def _worker_app() -> Flask:
     global _app
     if _app is None:
-        from bridge import create_app
+        from bridge.app import build_app  # not create_app: a job needs no `flask` commands
 
-        _app = create_app()
+        _app = build_app()
     return _app
 
 
 def _deliverer(app: Flask, worker: str) -> Deliverer:
     from bridge.services import services
+    from bridge.wiring import build_deliverer
 
     key = (id(app), worker)
     if key not in _deliverers:
-        _deliverers[key] = services(app).deliverer(worker)
+        _deliverers[key] = build_deliverer(services(app), worker)
     return _deliverers[key]
 
 

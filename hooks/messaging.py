@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bridge.email_address import NotOneAddress, single_address
 from bridge.event_data import Client
 from bridge.phones import whatsapp_number
 from hooks import HookContext, PlannedAction
 from hooks.variables import common
+from providers.email_address import NotOneAddress, single_address
 
 Variables = Callable[[HookContext, str], dict[str, Any]]
 
@@ -98,7 +98,7 @@ class _Message:
 
 
 def planned_email(address: str, content: dict[str, Any], skip: str | None = None) -> PlannedAction:
-    """An email Action to exactly one address (bridge.email_address); any other value of the
+    """An email Action to exactly one address (providers.email_address); any other value of the
     address field is recorded as one skipped Action with the reason, never sent."""
     address = address.strip()
     if skip is None:

@@ -9,8 +9,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from bridge.email_address import NotOneAddress, single_address
 from providers.base import ProviderError, SendResult
+from providers.email_address import NotOneAddress, single_address
 
 
 class SmtpEmail:

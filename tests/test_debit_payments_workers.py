@@ -28,6 +28,7 @@ from sqlalchemy import select
 from bridge.models import Action, DebitPayment, utcnow
 from bridge.services import services
 from bridge.states import FINAL, State
+from bridge.wiring import build_relay
 from tests.faults.stand_ins import WHMCS_IDENTIFIER, WHMCS_SECRET, Answer, WhmcsApiStandIn, serve
 from tests.helpers import REPO, actions_of, kill_tree, load_sample, transitions_of
 from tests.pagos360_stand_in import pagos360_stand_in
@@ -230,7 +231,7 @@ def test_a_worker_killed_inside_add_invoice_payment_is_never_followed_by_a_secon
     svc = services(app)
     late = utcnow() + timedelta(seconds=svc.settings.relay_sending_timeout_seconds + 1)
     [payment] = [a for a in actions_of(svc, event_id) if a.channel == "whmcs_payment"]
-    assert svc.relay().run_once(now=late).recovered_sending == [payment.id]
+    assert build_relay(svc).run_once(now=late).recovered_sending == [payment.id]
     run_worker(app)
 
     assert len(stand_in.payment_requests) == 1

@@ -166,12 +166,13 @@ def test_a_busy_sender_puts_actions_back_for_their_slot(make_app, run_worker):
 @responses.activate
 def test_retries_stop_after_the_configured_maximum(make_app, run_worker):
     from bridge.services import services
+    from bridge.wiring import build_relay
 
     app = make_app(**TWILIO, RETRY_MAX_ATTEMPTS=3, RETRY_BASE_SECONDS=0.01, RETRY_MAX_SECONDS=0.01)
     svc = services(app)
     responses.post(MESSAGES_URL, json={"code": 20500, "message": "boom", "status": 500}, status=500)
     event_id = _post_and_work(app, run_worker)
-    relay = svc.relay()
+    relay = build_relay(svc)
     for _ in range(5):
         relay.run_once(now=_later())
         run_worker()
@@ -185,12 +186,13 @@ def test_retries_stop_after_the_configured_maximum(make_app, run_worker):
 @responses.activate
 def test_a_retry_that_succeeds_ends_sent(twilio_app, run_worker):
     from bridge.services import services
+    from bridge.wiring import build_relay
 
     svc = services(twilio_app)
     responses.post(MESSAGES_URL, json={"code": 20500, "message": "boom", "status": 500}, status=500)
     responses.post(MESSAGES_URL, json=CREATED, status=201)
     event_id = _post_and_work(twilio_app, run_worker)
-    svc.relay().run_once(now=_later())
+    build_relay(svc).run_once(now=_later())
     run_worker()
 
     action = _whatsapp(svc, event_id)

@@ -21,6 +21,7 @@ from bridge.direct_debit import debit_day_after
 from bridge.models import Action, CardAdhesion, DebitPayment, DebitRequest, Event, utcnow
 from bridge.services import services
 from bridge.states import State
+from bridge.wiring import build_deliverer, build_relay
 from tests.helpers import actions_of, count, load_sample, plan_of, transitions_of
 from tests.pagos360_stand_in import pagos360_stand_in
 from tests.whmcs_stand_in import API_URL, SETTINGS, WhmcsStandIn
@@ -168,7 +169,7 @@ def test_a_debit_paid_three_times_is_paid_once(app, notify, whmcs, p360, run_wor
     [action] = actions_of(svc, answers[0].get_json()["event_id"])
     with svc.db.session() as session:
         session.execute(update(Action).where(Action.id == action.id).values(state="retrying", next_attempt_at=utcnow()))
-    svc.relay().run_once()
+    build_relay(svc).run_once()
     run_worker(app)
     assert len(whmcs.payments) == 1
     assert transitions_of(svc, action.id)[-1][1] == "sent"
@@ -275,7 +276,7 @@ def test_a_debit_request_lost_mid_call_is_not_repeated(app, p360, run_worker):
         action_id = session.scalar(select(DebitRequest.action_id))
         session.execute(update(Action).where(Action.id == action_id).values(state="sending", attempts=1))
     late = utcnow() + timedelta(seconds=svc.settings.relay_sending_timeout_seconds + 1)
-    assert svc.relay().run_once(now=late).recovered_sending == [action_id]
+    assert build_relay(svc).run_once(now=late).recovered_sending == [action_id]
     run_worker(app)
     assert not [1 for method, _, _ in p360.requests if method == "POST"]
     with svc.db.session() as session:
@@ -307,7 +308,7 @@ def test_pagos360_or_whmcs_down_is_retried_and_nothing_is_lost(broken, app, noti
     assert plan.state == State.RETRYING and "503" in plan.last_error
 
     p360.down = whmcs.down = False  # back up: the retry goes through, and pays once
-    svc.relay().run_once(now=utcnow() + timedelta(hours=1))
+    build_relay(svc).run_once(now=utcnow() + timedelta(hours=1))
     run_worker(app)
     assert plan_of(svc, event_id).state == State.SENT
     assert len(whmcs.payments) == 1
@@ -455,10 +456,10 @@ def test_the_invoice_is_checked_again_right_before_the_payment(app, notify, whmc
     """Planned against one invoice; by the time the payment runs, WHMCS says otherwise."""
     svc = services(app)
     event_id = notify("card_debit_request.paid").get_json()["event_id"]
-    assert svc.deliverer().deliver(plan_of(svc, event_id).id).state == State.SENT
+    assert build_deliverer(svc).deliver(plan_of(svc, event_id).id).state == State.SENT
     [payment] = actions_of(svc, event_id)
     whmcs.answers["GetInvoice"] = _invoice(userid="2077")
-    outcome = svc.deliverer().deliver(payment.id)
+    outcome = build_deliverer(svc).deliver(payment.id)
     assert outcome.state == State.FAILED and "belongs to client 2077, not to client 1042" in outcome.detail
     assert whmcs.payments == [] and count(svc, DebitPayment) == 0
 
@@ -474,7 +475,7 @@ def test_a_payment_whose_outcome_is_unknown_is_never_sent_again(app, notify, whm
     assert payment.state == State.RETRYING and "may have recorded payment 553201" in payment.last_error
 
     del whmcs.http_errors["AddInvoicePayment"]
-    svc.relay().run_once(now=utcnow() + timedelta(hours=1))
+    build_relay(svc).run_once(now=utcnow() + timedelta(hours=1))
     run_worker(app)
     with svc.db.session() as session:
         payment = session.get_one(Action, payment.id)
@@ -497,7 +498,7 @@ def test_a_payment_whmcs_refused_can_be_retried(app, notify, whmcs, run_worker):
         session.execute(
             update(Action).where(Action.id == payment.id).values(state="retrying", next_attempt_at=utcnow())
         )
-    svc.relay().run_once()
+    build_relay(svc).run_once()
     run_worker(app)
     assert [p["transid"] for p in whmcs.payments] == ["553201"]
     assert transitions_of(svc, payment.id)[-1][1] == "sent"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bridge.services import services
+from bridge.wiring import build_relay
 
 
 def test_healthz(client):
@@ -12,7 +13,7 @@ def test_healthz(client):
 def test_ready_once_a_relay_has_run(app, client):
     first = client.get("/readyz")
     assert first.status_code == 503 and first.get_json()["checks"]["relay"] == "not running (no heartbeat)"
-    services(app).relay().run_once()
+    build_relay(services(app)).run_once()
     answer = client.get("/readyz")
     assert answer.status_code == 200, answer.get_json()
     assert answer.get_json()["checks"] == {
@@ -26,7 +27,7 @@ def test_ready_once_a_relay_has_run(app, client):
 
 def test_a_backed_up_queue_is_not_ready(make_app, post_event):
     app = make_app(READY_MAX_QUEUE_DEPTH=1)
-    services(app).relay().run_once()
+    build_relay(services(app)).run_once()
     client = app.test_client()
     from bridge.signing import signed_request
     from tests.helpers import SECRET, load_sample

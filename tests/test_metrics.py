@@ -34,6 +34,7 @@ from bridge.services import services
 from bridge.signing import signed_request
 from bridge.states import State
 from bridge.transitions import move
+from bridge.wiring import build_relay
 from tests.helpers import REPO, SECRET, count, kill_tree, load_sample, plan_of
 from tests.support.prism import free_port
 
@@ -260,10 +261,10 @@ def test_relay_recoveries_and_lost_attempts(make_app):
     svc.redis.flushdb()
 
     later = utcnow() + timedelta(seconds=svc.settings.relay_sending_timeout_seconds + 1)
-    report = svc.relay().run_once(now=later)
+    report = build_relay(svc).run_once(now=later)
     assert report.requeued_lost == [plan_of(svc, lost_job).id] and report.recovered_sending == [stuck_plan.id]
     assert report.queued_retries == [stuck_plan.id]  # recovered for a retry due at once
-    assert svc.relay().run_once(now=later).total == 0
+    assert build_relay(svc).run_once(now=later).total == 0
 
     samples = scrape(app.test_client())
     assert value(samples, "bridge_relay_recoveries_total", kind="job_lost") == 1

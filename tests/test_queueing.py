@@ -25,6 +25,7 @@ from bridge.services import Services, services
 from bridge.signing import signed_request
 from bridge.states import FINAL, State
 from bridge.transitions import move
+from bridge.wiring import build_deliverer, build_relay
 from tests.helpers import SECRET, count, load_sample, transitions_of, wait_until_healthy
 from tests.production.machines import Machines
 from tests.support.prism import free_port
@@ -119,7 +120,7 @@ def test_a_claim_does_not_lose_to_a_move_between_claimable_states(svc) -> None:
             claim_started.set()
 
     outcome: list[str] = []
-    worker = threading.Thread(target=lambda: outcome.append(svc.deliverer("w1").deliver(planning_id).state))
+    worker = threading.Thread(target=lambda: outcome.append(build_deliverer(svc, "w1").deliver(planning_id).state))
     try:
         with svc.db.session() as session:  # the relay, holding the row until it commits
             assert move(session, planning_id, State.QUEUED, "relay: committed but never queued", expect=[State.PENDING])
@@ -168,7 +169,7 @@ def _planning_stored_pending(svc: Services) -> int:
 def test_a_pending_row_left_by_an_older_version_is_queued_by_the_relay(svc, run_worker) -> None:
     planning_id = _planning_stored_pending(svc)
 
-    report = svc.relay().run_once()
+    report = build_relay(svc).run_once()
 
     assert report.queued_pending == [planning_id] and report.requeued_lost == []
     assert run_worker() == 3

@@ -11,6 +11,7 @@ from datetime import timedelta
 from bridge.models import Action, utcnow
 from bridge.services import services
 from bridge.states import State
+from bridge.wiring import build_deliverer, build_relay
 from tests.helpers import REPO, actions_of, attempts_of, count, kill_tree, plan_of, transitions_of
 from tests.slow_http import slow_twilio
 
@@ -22,7 +23,7 @@ def test_redis_emptied_after_commit_every_action_is_requeued(post_event, svc, ru
     svc.redis.flushdb()  # Redis restarted without its data, before any worker ran
     assert run_worker() == 0
 
-    report = svc.relay().run_once()
+    report = build_relay(svc).run_once()
 
     assert report.requeued_lost == [plan_of(svc, event_id).id]
     assert run_worker() == 3
@@ -40,7 +41,7 @@ def test_actions_never_queued_are_queued_by_the_relay(make_app, run_worker):
     up = make_app()
     svc = services(up)
 
-    report = svc.relay().run_once()
+    report = build_relay(svc).run_once()
 
     # Stored `queued` with the event; its job never reached Redis: the relay's "job lost" rule.
     assert report.requeued_lost == [plan_of(svc, event_id).id]
@@ -53,7 +54,7 @@ def test_actions_never_queued_are_queued_by_the_relay(make_app, run_worker):
 
 def test_jobs_still_waiting_in_the_queue_are_left_alone(post_event, svc):
     post_event("ClientAdd")
-    report = svc.relay().run_once(now=utcnow() + timedelta(hours=1))
+    report = build_relay(svc).run_once(now=utcnow() + timedelta(hours=1))
     assert report.total == 0
     assert svc.queue.depth() == 1
 
@@ -61,8 +62,8 @@ def test_jobs_still_waiting_in_the_queue_are_left_alone(post_event, svc):
 def test_two_relays_at_once_queue_each_action_once(post_event, make_app, svc):
     post_event("ClientAdd")
     svc.redis.flushdb()
-    other = services(make_app()).relay()
-    first, second = svc.relay().run_once(), other.run_once()
+    other = build_relay(services(make_app()))
+    first, second = build_relay(svc).run_once(), other.run_once()
     assert len(first.requeued_lost) + len(second.requeued_lost) == 1
     assert svc.queue.depth() == 1
 
@@ -107,10 +108,10 @@ def test_a_worker_killed_mid_send_loses_nothing(make_app, base_config, run_worke
             worker.wait()
 
         # Before the sending timeout the relay must not touch it: the send may still finish.
-        assert svc.relay().run_once().recovered_sending == []
+        assert build_relay(svc).run_once().recovered_sending == []
         twilio.delay = 0
         late = utcnow() + timedelta(seconds=svc.settings.relay_sending_timeout_seconds + 1)
-        report = svc.relay().run_once(now=late)
+        report = build_relay(svc).run_once(now=late)
         assert report.recovered_sending == [whatsapp.id]
         run_worker(app)
 
@@ -140,10 +141,10 @@ def test_a_planning_that_finishes_after_the_relay_gave_it_up_stores_nothing(post
     plans it; when the stalled one finally finishes, its Actions must not be stored too."""
     event_id = post_event("ClientAdd").get_json()["event_id"]
     plan = plan_of(svc, event_id)
-    stalled = svc.deliverer("stalled")
+    stalled = build_deliverer(svc, "stalled")
     action, attempt_id = stalled._claim(plan.id)  # the stalled worker's claim and attempt
     late = utcnow() + timedelta(seconds=svc.settings.relay_sending_timeout_seconds + 1)
-    assert svc.relay().run_once(now=late).recovered_sending == [plan.id]
+    assert build_relay(svc).run_once(now=late).recovered_sending == [plan.id]
     run_worker()  # another worker plans and delivers
 
     outcome = stalled._sent(action, attempt_id, 0.0, stalled.planner.plan(action))
@@ -160,5 +161,5 @@ def test_a_job_taken_off_the_queue_by_a_worker_that_died_is_requeued(post_event,
     svc.redis.lpop(svc.queue.queue.key)  # what the dead worker's dequeue did
     assert svc.queue.queue.fetch_job(f"action-{plan.id}").get_status() == "queued"
 
-    assert svc.relay().run_once().requeued_lost == [plan.id]
+    assert build_relay(svc).run_once().requeued_lost == [plan.id]
     assert run_worker() == 3

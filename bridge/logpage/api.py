@@ -21,7 +21,7 @@ from bridge.logpage.filters import Filters
 from bridge.logpage.shown import shown_row
 from bridge.models import Action, ApiToken, Event, utcnow
 from bridge.services import services
-from bridge.webhooks import rejection
+from bridge.webhooks.rejections import rejection
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 MAX_LIMIT = 500

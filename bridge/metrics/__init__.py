@@ -32,7 +32,9 @@ Getting multiprocess mode right in every process:
   its totals, so the totals of processes that are gone only reset when the web starts.
 
 The recording functions below are what the rest of the bridge calls; each is a no-op in
-a process that never called `configure` (a script using bridge modules directly).
+a process that never called `configure` (a script using bridge modules directly). This
+package is a leaf of the import graph: everything records here, so it imports nothing that
+records (the endpoint, which reads the app's state, is registered by `create_app`).
 
 One process, one directory: a process that configures a second directory (the test suite
 builds an app per test in one process) closes the first's files and writes to the new one.
@@ -47,8 +49,6 @@ from typing import TYPE_CHECKING
 from bridge.metrics.slots import SlotIdentity
 
 if TYPE_CHECKING:
-    from flask import Flask
-
     from bridge.metrics.definitions import BridgeMetrics
 
 ENV_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -90,13 +90,6 @@ def configure(directory: str | Path) -> None:
     values.ValueClass = values.MultiProcessValue(process_identifier=_identity)
     _directory = path
     _metrics = BridgeMetrics()
-
-
-def register_endpoint(app: Flask) -> None:
-    """Add GET /metrics to the app (after `configure`: the endpoint imports prometheus_client)."""
-    from bridge.metrics import endpoint
-
-    endpoint.register(app)
 
 
 def directory() -> Path | None:

@@ -20,7 +20,7 @@ from bridge.events import InboundEvent
 from bridge.intake import record_event
 from bridge.redaction import redact
 from bridge.services import services
-from bridge.webhooks import Rejected, json_object, load, require_json
+from bridge.webhooks.rejections import Rejected, json_object, load, require_json
 
 blueprint = Blueprint("pagos360_webhook", __name__)
 

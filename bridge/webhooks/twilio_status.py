@@ -23,7 +23,7 @@ from bridge.models import Action
 from bridge.services import services
 from bridge.states import State
 from bridge.transitions import move
-from bridge.webhooks import Rejected
+from bridge.webhooks.rejections import Rejected
 from providers.twilio_errors import describe
 
 blueprint = Blueprint("twilio_status", __name__)

@@ -13,7 +13,7 @@ from bridge.events import WHMCS_EVENTS, InboundEvent
 from bridge.intake import record_event
 from bridge.redaction import redact
 from bridge.services import services
-from bridge.webhooks import Rejected, json_object, load, require_json
+from bridge.webhooks.rejections import Rejected, json_object, load, require_json
 
 blueprint = Blueprint("whmcs_webhook", __name__)
 

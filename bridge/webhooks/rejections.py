@@ -1,0 +1,74 @@
+"""What the inbound views share: the refusal they raise, and the one answer every refusal gets.
+
+A leaf of the webhooks package: the views (whmcs, pagos360, twilio_status) and the
+package's error handlers import it, and it imports none of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Response, jsonify, request
+from marshmallow import Schema, ValidationError
+
+from bridge import metrics
+from bridge.inbound import parse_json_object
+from bridge.request_log import route_label
+
+log = logging.getLogger("bridge.webhooks")  # the name the refusal lines have always had
+# Paths whose callers are programs: their errors are answered in JSON.
+MACHINE_PATHS = ("/webhooks/", "/api/", "/openapi.json", "/healthz", "/readyz")
+# The reason a refusal is counted under (bridge_requests_rejected_total) when the code that
+# refuses names none: a short fixed word per status, never the message, which varies.
+REASONS = {
+    400: "bad_request",
+    401: "bad_signature",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "wrong_content_type",
+    422: "unknown_event",
+}
+
+
+class Rejected(Exception):
+    """A request the bridge refuses; nothing of it is stored."""
+
+    def __init__(self, status: int, error: str, *, reason: str | None = None, **detail: Any) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.reason = reason  # for the metrics; None: the status's word in REASONS
+        self.detail = detail
+
+
+def require_json() -> None:
+    if request.mimetype != "application/json":
+        raise Rejected(415, "Content-Type must be application/json")
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """The body as a cleaned JSON object (bridge.inbound), or a 400 that says what is
+    wrong with it."""
+    return parse_json_object(body)
+
+
+def load(schema: Schema, data: dict[str, Any], what: str) -> dict[str, Any]:
+    """`schema.load(data)`, or a 400 naming `what` was expected and the fields at fault."""
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise Rejected(400, f"body is not {what}", reason="schema", fields=exc.messages) from None
+
+
+def rejection(status: int, error: str, reason: str | None = None, **detail: Any) -> Response:
+    # One line per rejected request, with the reason and nothing of the body. The route's
+    # pattern (bridge.request_log), never the path: a path may hold a secret token.
+    route = route_label()
+    log.warning("rejected %s %s from %s: %d %s", request.method, route, request.remote_addr, status, error)
+    # Counted by pattern too; an unknown path is one label value, not one per path tried.
+    metrics.request_rejected(route, reason or REASONS.get(status, f"http_{status}"))
+    response = jsonify(error=error, **detail)
+    response.status_code = status
+    return response

@@ -1,0 +1,123 @@
+"""The bridge's working parts, built from its Settings: the providers, the planner, the
+Deliverer and the Relay.
+
+`bridge.services` holds what the app built (state only); this module is the factory.
+`create_app` builds the providers and the API clients once per app; a worker builds one
+Deliverer per worker name (bridge.jobs keeps it), the relay command one Relay. Nothing
+here is stored: call again, get a new one over the same app state.
+"""
+
+from __future__ import annotations
+
+from bridge.delivery import Deliverer, Pacing
+from bridge.planning import Planner
+from bridge.ratelimit import RateLimiter
+from bridge.relay import Relay
+from bridge.retry import RetryPolicy
+from bridge.services import Services
+from bridge.settings import Settings
+from providers import Provider
+from providers.dry_run import DryRun
+from providers.pagos360 import Pagos360Api, Pagos360Debits
+from providers.smtp_email import SmtpEmail
+from providers.twilio_whatsapp import TwilioWhatsApp
+from providers.whmcs_api import WhmcsApi, WhmcsChanges, WhmcsPayments
+
+
+def build_pagos360_api(settings: Settings) -> Pagos360Api | None:
+    """The Pagos360 API client, or None when PAGOS360_API_KEY is not set."""
+    if not settings.pagos360_api_key:
+        return None
+    return Pagos360Api(
+        api_key=settings.pagos360_api_key,
+        base_url=settings.pagos360_api_base,
+        timeout=settings.pagos360_timeout_seconds,
+    )
+
+
+def build_whmcs_api(settings: Settings) -> WhmcsApi | None:
+    """The WHMCS API client, or None when it is not configured (hooks then use only
+    what the hook parameters carry)."""
+    if not settings.whmcs_api_configured:
+        return None
+    return WhmcsApi(
+        url=settings.whmcs_api_url or "",
+        identifier=settings.whmcs_api_identifier or "",
+        secret=settings.whmcs_api_secret or "",
+        accesskey=settings.whmcs_api_accesskey,
+        timeout=settings.whmcs_api_timeout_seconds,
+    )
+
+
+def build_providers(settings: Settings) -> dict[str, Provider]:
+    """One provider per channel, real where configured, DryRun where not."""
+    providers: dict[str, Provider] = {}
+    if settings.twilio_configured:
+        providers["whatsapp"] = TwilioWhatsApp(
+            account_sid=settings.twilio_account_sid or "",
+            auth_token=settings.twilio_auth_token or "",
+            from_number=settings.twilio_whatsapp_from,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            api_base=settings.twilio_api_base,
+            timeout=settings.twilio_timeout_seconds,
+            status_callback=settings.twilio_status_callback_url,
+        )
+    else:
+        providers["whatsapp"] = DryRun("whatsapp", "TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN/TWILIO_WHATSAPP_FROM not set")
+    if settings.smtp_configured:
+        providers["email"] = SmtpEmail(
+            host=settings.smtp_host or "",
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            mail_from=settings.mail_from,
+            timeout=settings.smtp_timeout_seconds,
+        )
+    else:
+        providers["email"] = DryRun("email", "SMTP_HOST not set")
+    whmcs = build_whmcs_api(settings)
+    if whmcs is not None:
+        providers["whmcs"] = WhmcsChanges(whmcs)
+        providers["whmcs_payment"] = WhmcsPayments(whmcs)
+    else:
+        providers["whmcs"] = DryRun("whmcs", "WHMCS_API_URL not set")
+        providers["whmcs_payment"] = DryRun("whmcs_payment", "WHMCS_API_URL not set")
+    pagos360 = build_pagos360_api(settings)
+    if pagos360 is not None:
+        providers["pagos360_debit"] = Pagos360Debits(pagos360)
+    else:
+        providers["pagos360_debit"] = DryRun("pagos360_debit", "PAGOS360_API_KEY not set")
+    return providers
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    s = settings
+    return RetryPolicy(s.retry_max_attempts, s.retry_base_seconds, s.retry_max_seconds)
+
+
+def build_planner(svc: Services) -> Planner:
+    return Planner(svc.db, svc.hooks, svc.catalog, svc.settings, svc.whmcs, svc.pagos360)
+
+
+def build_deliverer(svc: Services, worker_name: str = "") -> Deliverer:
+    """A Deliverer over the app's state; `worker_name` is recorded on its attempts."""
+    s = svc.settings
+    pacing = Pacing(
+        limiter=RateLimiter(svc.redis),
+        per_second={"whatsapp": s.rate_limit_whatsapp_per_second, "email": s.rate_limit_email_per_second},
+        max_wait=s.rate_limit_max_wait_seconds,
+        throttle_pause=s.throttle_pause_seconds,
+    )
+    return Deliverer(svc.db, svc.queue, svc.providers, build_planner(svc), retry_policy(s), pacing, worker_name)
+
+
+def build_relay(svc: Services) -> Relay:
+    s = svc.settings
+    return Relay(
+        svc.db,
+        svc.queue,
+        retry_policy(s),
+        grace_seconds=s.relay_queued_grace_seconds,
+        sending_timeout_seconds=s.relay_sending_timeout_seconds,
+    )
