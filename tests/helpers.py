@@ -1,15 +1,21 @@
-"""Helpers the tests share: the test secret, the recorded samples, and row readers."""
+"""Helpers the tests share: the test secret, the recorded samples, row readers, and the app
+served over HTTP."""
 
 from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import requests
+from flask import Flask
 from sqlalchemy import func, select
+from werkzeug.serving import make_server
 
 from bridge.models import Action, ActionTransition, Attempt
 from bridge.services import Services
@@ -18,6 +24,18 @@ REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO / "testdata"
 SAMPLES = TESTDATA / "samples"
 SECRET = "whsec_" + base64.b64encode(b"test-secret-0123456789abcdef").decode()
+
+
+@contextmanager
+def serve_app(app: Flask) -> Iterator[str]:
+    """Serve the app over real HTTP on 127.0.0.1 (werkzeug, threaded); yields the base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
 
 
 def load_sample(kind: str, name: str) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,11 +18,10 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect, sync_playwright
-from werkzeug.serving import make_server
 
 from bridge.services import services
 from bridge.states import State
-from tests.helpers import actions_of, attempts_of
+from tests.helpers import actions_of, attempts_of, serve_app
 from tests.logpage.conftest import EMAIL, PASSWORD
 from tests.logpage.test_list import other_client
 
@@ -40,13 +38,8 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture
 def served(log_app, staff) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, log_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
+    with serve_app(log_app) as url:
+        yield url
 
 
 @pytest.fixture

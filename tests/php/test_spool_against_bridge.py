@@ -10,34 +10,19 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-from flask import Flask
-from werkzeug.serving import make_server
 
 from bridge.services import services
-from tests.helpers import SECRET, load_sample, wait_until_healthy
+from tests.helpers import SECRET, load_sample, serve_app, wait_until_healthy
 from tests.php.panel import Panel, closed_port_url
-
-
-@contextmanager
-def serve(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
 
 
 @pytest.fixture
 def bridge_url(make_app) -> Iterator[str]:
     app = make_app(MAX_BODY_BYTES=4096)
-    with serve(app) as url:
+    with serve_app(app) as url:
         # Warm up outside the hook's 2-second timeout: the first request and the first
         # database connection are slow on a busy machine, and a timeout counts as a failure.
         wait_until_healthy(url)
