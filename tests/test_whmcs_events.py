@@ -8,17 +8,15 @@ server. Faked at the HTTP edge: WHMCS's API (tests.whmcs_stand_in).
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from urllib.parse import parse_qs
 
 import pytest
 import responses
-from werkzeug.serving import make_server
 
 from bridge.services import services
 from bridge.states import State
-from tests.helpers import SECRET, actions_of, plan_of, transitions_of
+from tests.helpers import SECRET, actions_of, plan_of, serve_app, transitions_of
 from tests.php.panel import Panel
 from tests.smtp_server import smtp_server
 from tests.support.prism import TEST_ACCOUNT_SID, PrismTwilio
@@ -78,16 +76,11 @@ def live(prism, make_app, stand_in, tmp_path):
             SMTP_PORT=smtp_port,
             SMTP_STARTTLS=False,
         )
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        panel = Panel(tmp_path)
-        panel.secret = SECRET
-        panel.url = f"http://127.0.0.1:{server.server_port}"
-        try:
+        with serve_app(app) as url:
+            panel = Panel(tmp_path)
+            panel.secret = SECRET
+            panel.url = url
             yield app, panel, inbox, edge
-        finally:
-            server.shutdown()
 
 
 def _twilio_messages(edge, prism) -> list[dict[str, list[str]]]:
