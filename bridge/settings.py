@@ -11,12 +11,14 @@ import base64
 import binascii
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, fields, validate
 
 from bridge.redis_connection import check_redis_url
 
@@ -45,193 +47,120 @@ def _whsec(value: str) -> None:
             raise ValidationError("each secret must decode to at least 16 bytes")
 
 
-class _SettingsSchema(Schema):
-    """The environment, as marshmallow sees it: keys are the variable names."""
+def _check_reference(value: str) -> None:
+    """The external-reference pattern must capture exactly one group: the WHMCS client id."""
+    try:
+        if re.compile(value).groups != 1:
+            raise ValidationError("must have exactly one group: the WHMCS client id")
+    except re.error as exc:
+        raise ValidationError(f"not a regular expression: {exc}") from None
 
-    class Meta:
-        unknown = EXCLUDE
 
-    LOG_FORMAT = fields.String(load_default="text", validate=validate.OneOf(["text", "json"]))
-    BRIDGE_ENV = fields.String(
-        load_default="development", validate=validate.OneOf(["development", "production", "test"])
+def _check_timezone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"unknown time zone {value!r}") from None
+
+
+def _check_redis_url(value: str) -> None:
+    # Unset (None) never reaches a field's validators: it means the private embedded Redis.
+    try:
+        check_redis_url(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+# The keys of a setting's dataclass-field metadata.
+_ENV_FIELD = "env_field"
+_REQUIRED_WITH = "required_with"
+_DEFAULT_UNDER_INSTANCE = "default_under_instance"
+
+
+def setting(
+    env_field: fields.Field,
+    *,
+    required_with: str | None = None,
+    default_under_instance: Callable[[Path], str] | None = None,
+) -> Any:
+    """Declare one setting: the single place its environment variable is described.
+
+    The variable is the attribute's name upper-cased; `env_field` (a marshmallow field) holds
+    how it is parsed, its default (`load_default`) and its validation. `required_with` names
+    another variable whose being set makes this one required; `default_under_instance` builds
+    the default from INSTANCE_PATH when the variable is unset. The return type is Any so that
+    `name: type = setting(...)` reads like any dataclass field; at run time it is a
+    `dataclasses.field` with no default (load_settings always passes every setting).
+    """
+    return field(
+        metadata={
+            _ENV_FIELD: env_field,
+            _REQUIRED_WITH: required_with,
+            _DEFAULT_UNDER_INSTANCE: default_under_instance,
+        }
     )
-    INSTANCE_PATH = fields.String(load_default=str(DEFAULT_INSTANCE_PATH))
-    DATABASE_URL = fields.String(load_default=None)
-    REDIS_URL = fields.String(load_default=None)
-    QUEUE_NAME = fields.String(load_default="bridge")
-    PORT = fields.Integer(load_default=8000, validate=validate.Range(1, 65535))
-    SECRET_KEY = fields.String(load_default=None)
 
-    WHMCS_WEBHOOK_SECRET = fields.String(load_default=DEV_WEBHOOK_SECRET)
-    MAX_BODY_BYTES = fields.Integer(load_default=256 * 1024, validate=validate.Range(1024, 16 * 1024 * 1024))
 
-    TWILIO_ACCOUNT_SID = fields.String(load_default=None, validate=validate.Regexp(r"^AC[0-9a-fA-F]{32}$"))
-    TWILIO_AUTH_TOKEN = fields.String(load_default=None)
-    TWILIO_WHATSAPP_FROM = fields.String(load_default=None, validate=validate.Regexp(r"^(whatsapp:)?\+[1-9]\d{6,14}$"))
-    TWILIO_MESSAGING_SERVICE_SID = fields.String(load_default=None, validate=validate.Regexp(r"^MG[0-9a-fA-F]{32}$"))
-    TWILIO_API_BASE = fields.Url(load_default="https://api.twilio.com", require_tld=False)
-    TWILIO_TIMEOUT_SECONDS = fields.Float(load_default=10.0, validate=validate.Range(0.1, 120))
-    PUBLIC_BASE_URL = fields.Url(load_default=None, require_tld=False)
-
-    SMTP_HOST = fields.String(load_default=None)
-    SMTP_PORT = fields.Integer(load_default=587, validate=validate.Range(1, 65535))
-    SMTP_USERNAME = fields.String(load_default=None)
-    SMTP_PASSWORD = fields.String(load_default=None)
-    SMTP_STARTTLS = fields.Boolean(load_default=True)
-    SMTP_TIMEOUT_SECONDS = fields.Float(load_default=15.0, validate=validate.Range(0.1, 300))
-    MAIL_FROM = fields.Email(load_default="bridge@localhost")
-
-    RATE_LIMIT_WHATSAPP_PER_SECOND = fields.Float(load_default=10.0, validate=validate.Range(0.01, 10000))
-    RATE_LIMIT_EMAIL_PER_SECOND = fields.Float(load_default=5.0, validate=validate.Range(0.01, 10000))
-    RATE_LIMIT_MAX_WAIT_SECONDS = fields.Float(load_default=2.0, validate=validate.Range(0, 60))
-    THROTTLE_PAUSE_SECONDS = fields.Float(load_default=5.0, validate=validate.Range(0.01, 3600))
-    RETRY_MAX_ATTEMPTS = fields.Integer(load_default=8, validate=validate.Range(1, 100))
-    RETRY_BASE_SECONDS = fields.Float(load_default=5.0, validate=validate.Range(0.01, 3600))
-    RETRY_MAX_SECONDS = fields.Float(load_default=3600.0, validate=validate.Range(0.01, 86400))
-    DEAD_LETTER_REPORT_SECONDS = fields.Float(load_default=300.0, validate=validate.Range(1, 86400))
-    READY_MAX_QUEUE_DEPTH = fields.Integer(load_default=10000, validate=validate.Range(min=1))
-    RELAY_INTERVAL_SECONDS = fields.Float(load_default=2.0, validate=validate.Range(0.05, 600))
-    RELAY_QUEUED_GRACE_SECONDS = fields.Float(load_default=30.0, validate=validate.Range(0.0, 86400))
-    RELAY_SENDING_TIMEOUT_SECONDS = fields.Float(load_default=300.0, validate=validate.Range(1, 86400))
-
-    WHMCS_API_URL = fields.Url(load_default=None, require_tld=False)
-    WHMCS_API_IDENTIFIER = fields.String(load_default=None)
-    WHMCS_API_SECRET = fields.String(load_default=None)
-    WHMCS_API_ACCESSKEY = fields.String(load_default=None)
-    WHMCS_API_TIMEOUT_SECONDS = fields.Float(load_default=10.0, validate=validate.Range(0.1, 120))
-
-    PAGOS360_WEBHOOK_TOKEN = fields.String(load_default=None, validate=validate.Length(min=24))
-    PAGOS360_API_KEY = fields.String(load_default=None)
-    PAGOS360_API_BASE = fields.Url(load_default="https://api.pagos360.com", require_tld=False)
-    PAGOS360_TIMEOUT_SECONDS = fields.Float(load_default=15.0, validate=validate.Range(0.1, 120))
-    PAGOS360_EXTERNAL_REFERENCE = fields.String(load_default=r"^whmcs-client-(\d+)$")
-    PAGOS360_CLIENT_GROUP_ID = fields.Integer(load_default=None, validate=validate.Range(min=1))
-    PAGOS360_CLIENT_GROUP_NAME = fields.String(load_default="Adherido al débito automático")
-    PAGOS360_DEBIT_DAY_FIELD_ID = fields.Integer(load_default=None, validate=validate.Range(min=1))
-    PAGOS360_WHMCS_GATEWAY = fields.String(load_default="pagos360")
-    DEBIT_LEAD_DAYS = fields.Integer(load_default=3, validate=validate.Range(0, 27))
-    DEBIT_CYCLE_HOUR = fields.Integer(load_default=6, validate=validate.Range(0, 23))
-    TIMEZONE = fields.String(load_default="America/Argentina/Buenos_Aires")
-
-    BRIDGE_CONFIG_DIR = fields.String(load_default=str(DEFAULT_CONFIG_DIR))
-    WHMCS_SYSTEM_URL = fields.Url(load_default=None, require_tld=False)
-    DEFAULT_LANGUAGE = fields.String(load_default="es")
-    DEFAULT_PHONE_REGION = fields.String(load_default="AR", validate=validate.Regexp(r"^[A-Z]{2}$"))
-
-    LOG_REFRESH_SECONDS = fields.Integer(load_default=30, validate=validate.Range(0, 3600))
-    LOGIN_MAX_FAILURES = fields.Integer(load_default=5, validate=validate.Range(1, 1000))
-    LOGIN_WINDOW_SECONDS = fields.Integer(load_default=900, validate=validate.Range(1, 86400))
-    # How many reverse proxies in front of gunicorn append to X-Forwarded-For: the client
-    # address (the login limit's key) is read that many hops from the right. 0: the header
-    # is ignored, so no client can pick the address it is counted under.
-    TRUSTED_PROXY_COUNT = fields.Integer(load_default=0, validate=validate.Range(0, 10))
-    RETENTION_DAYS = fields.Integer(load_default=180, validate=validate.Range(1, 36500))
-    METRICS_DIR = fields.String(load_default=None)
-    METRICS_TOKEN = fields.String(load_default=None, validate=validate.Length(min=16))
-
-    @validates("PAGOS360_EXTERNAL_REFERENCE")
-    def _check_reference(self, value: str, **_: object) -> None:
-        try:
-            if re.compile(value).groups != 1:
-                raise ValidationError("must have exactly one group: the WHMCS client id")
-        except re.error as exc:
-            raise ValidationError(f"not a regular expression: {exc}") from None
-
-    @validates("TIMEZONE")
-    def _check_timezone(self, value: str, **_: object) -> None:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValidationError(f"unknown time zone {value!r}") from None
-
-    @validates("WHMCS_WEBHOOK_SECRET")
-    def _check_secret(self, value: str, **_: object) -> None:
-        _whsec(value)
-
-    @validates("REDIS_URL")
-    def _check_redis_url(self, value: str | None, **_: object) -> None:
-        if value is None:  # unset: the private embedded Redis
-            return
-        try:
-            check_redis_url(value)
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from None
+# One frozen dataclass per system the settings configure; Settings combines them. Each
+# group holds its settings and the properties that read only them.
 
 
 @dataclass(frozen=True)
-class Settings:
-    """The validated settings. Attribute names are the environment variables, lowercased."""
+class RuntimeSettings:
+    """The process: environment, logs, and where local files live."""
 
-    log_format: str
-    bridge_env: str
-    instance_path: str
-    database_url: str
-    redis_url: str | None
-    queue_name: str
-    port: int
-    secret_key: str | None
-    whmcs_webhook_secret: str
-    max_body_bytes: int
-    twilio_account_sid: str | None
-    twilio_auth_token: str | None
-    twilio_whatsapp_from: str | None
-    twilio_messaging_service_sid: str | None
-    twilio_api_base: str
-    twilio_timeout_seconds: float
-    public_base_url: str | None
-    smtp_host: str | None
-    smtp_port: int
-    smtp_username: str | None
-    smtp_password: str | None
-    smtp_starttls: bool
-    smtp_timeout_seconds: float
-    mail_from: str
-    rate_limit_whatsapp_per_second: float
-    rate_limit_email_per_second: float
-    rate_limit_max_wait_seconds: float
-    throttle_pause_seconds: float
-    retry_max_attempts: int
-    retry_base_seconds: float
-    retry_max_seconds: float
-    dead_letter_report_seconds: float
-    ready_max_queue_depth: int
-    relay_interval_seconds: float
-    relay_queued_grace_seconds: float
-    relay_sending_timeout_seconds: float
-    whmcs_api_url: str | None
-    whmcs_api_identifier: str | None
-    whmcs_api_secret: str | None
-    whmcs_api_accesskey: str | None
-    whmcs_api_timeout_seconds: float
-    pagos360_webhook_token: str | None
-    pagos360_api_key: str | None
-    pagos360_api_base: str
-    pagos360_timeout_seconds: float
-    pagos360_external_reference: str
-    pagos360_client_group_id: int | None
-    pagos360_client_group_name: str
-    pagos360_debit_day_field_id: int | None
-    pagos360_whmcs_gateway: str
-    debit_lead_days: int
-    debit_cycle_hour: int
-    timezone: str
-    bridge_config_dir: str
-    whmcs_system_url: str | None
-    default_language: str
-    default_phone_region: str
-    log_refresh_seconds: int
-    login_max_failures: int
-    login_window_seconds: int
-    trusted_proxy_count: int
-    retention_days: int
-    metrics_dir: str
-    metrics_token: str | None
-    extra: dict[str, object] = field(default_factory=dict)
+    bridge_env: str = setting(
+        fields.String(load_default="development", validate=validate.OneOf(["development", "production", "test"]))
+    )
+    log_format: str = setting(fields.String(load_default="text", validate=validate.OneOf(["text", "json"])))
+    instance_path: str = setting(fields.String(load_default=str(DEFAULT_INSTANCE_PATH)))
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """The database (the record) and Redis (the queue, rate limits, locks)."""
+
+    database_url: str = setting(
+        fields.String(load_default=None),
+        default_under_instance=lambda instance: f"sqlite:///{instance / 'bridge.sqlite3'}",
+    )
+    redis_url: str | None = setting(fields.String(load_default=None, validate=_check_redis_url))
+    queue_name: str = setting(fields.String(load_default="bridge"))
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The web process and the inbound webhooks it verifies."""
+
+    port: int = setting(fields.Integer(load_default=8000, validate=validate.Range(1, 65535)))
+    public_base_url: str | None = setting(fields.Url(load_default=None, require_tld=False))
+    whmcs_webhook_secret: str = setting(fields.String(load_default=DEV_WEBHOOK_SECRET, validate=_whsec))
+    max_body_bytes: int = setting(
+        fields.Integer(load_default=256 * 1024, validate=validate.Range(1024, 16 * 1024 * 1024))
+    )
 
     @property
     def webhook_secrets(self) -> list[str]:
         """All accepted WHMCS secrets (several during a rotation)."""
         return self.whmcs_webhook_secret.split()
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    """WhatsApp through Twilio; unset credentials make WhatsApp a dry run."""
+
+    twilio_account_sid: str | None = setting(
+        fields.String(load_default=None, validate=validate.Regexp(r"^AC[0-9a-fA-F]{32}$"))
+    )
+    twilio_auth_token: str | None = setting(fields.String(load_default=None), required_with="TWILIO_ACCOUNT_SID")
+    twilio_whatsapp_from: str | None = setting(
+        fields.String(load_default=None, validate=validate.Regexp(r"^(whatsapp:)?\+[1-9]\d{6,14}$"))
+    )
+    twilio_messaging_service_sid: str | None = setting(
+        fields.String(load_default=None, validate=validate.Regexp(r"^MG[0-9a-fA-F]{32}$"))
+    )
+    twilio_api_base: str = setting(fields.Url(load_default="https://api.twilio.com", require_tld=False))
+    twilio_timeout_seconds: float = setting(fields.Float(load_default=10.0, validate=validate.Range(0.1, 120)))
 
     @property
     def twilio_configured(self) -> bool:
@@ -241,22 +170,159 @@ class Settings:
             and (self.twilio_whatsapp_from or self.twilio_messaging_service_sid)
         )
 
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Email through an SMTP relay; no host makes email a dry run."""
+
+    smtp_host: str | None = setting(fields.String(load_default=None))
+    smtp_port: int = setting(fields.Integer(load_default=587, validate=validate.Range(1, 65535)))
+    smtp_username: str | None = setting(fields.String(load_default=None))
+    smtp_password: str | None = setting(fields.String(load_default=None))
+    smtp_starttls: bool = setting(fields.Boolean(load_default=True))
+    smtp_timeout_seconds: float = setting(fields.Float(load_default=15.0, validate=validate.Range(0.1, 300)))
+    mail_from: str = setting(fields.Email(load_default="bridge@localhost"))
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
+
+
+@dataclass(frozen=True)
+class WhmcsApiSettings:
+    """WHMCS's API, for the look-ups that complete a hook's fields."""
+
+    whmcs_api_url: str | None = setting(fields.Url(load_default=None, require_tld=False))
+    whmcs_api_identifier: str | None = setting(fields.String(load_default=None), required_with="WHMCS_API_URL")
+    whmcs_api_secret: str | None = setting(fields.String(load_default=None), required_with="WHMCS_API_URL")
+    whmcs_api_accesskey: str | None = setting(fields.String(load_default=None))
+    whmcs_api_timeout_seconds: float = setting(fields.Float(load_default=10.0, validate=validate.Range(0.1, 120)))
+
     @property
     def whmcs_api_configured(self) -> bool:
         return bool(self.whmcs_api_url and self.whmcs_api_identifier and self.whmcs_api_secret)
+
+
+@dataclass(frozen=True)
+class MessageSettings:
+    """What the messages say and to whom: the catalog, languages, phone numbers."""
+
+    bridge_config_dir: str = setting(fields.String(load_default=str(DEFAULT_CONFIG_DIR)))
+    whmcs_system_url: str | None = setting(fields.Url(load_default=None, require_tld=False))
+    default_language: str = setting(fields.String(load_default="es"))
+    default_phone_region: str = setting(fields.String(load_default="AR", validate=validate.Regexp(r"^[A-Z]{2}$")))
+
+
+@dataclass(frozen=True)
+class DirectDebitSettings:
+    """Pagos360 card direct debit, and the company's calendar it runs on."""
+
+    pagos360_webhook_token: str | None = setting(fields.String(load_default=None, validate=validate.Length(min=24)))
+    pagos360_api_key: str | None = setting(fields.String(load_default=None))
+    pagos360_api_base: str = setting(fields.Url(load_default="https://api.pagos360.com", require_tld=False))
+    pagos360_timeout_seconds: float = setting(fields.Float(load_default=15.0, validate=validate.Range(0.1, 120)))
+    pagos360_external_reference: str = setting(
+        fields.String(load_default=r"^whmcs-client-(\d+)$", validate=_check_reference)
+    )
+    pagos360_client_group_id: int | None = setting(fields.Integer(load_default=None, validate=validate.Range(1)))
+    pagos360_client_group_name: str = setting(fields.String(load_default="Adherido al débito automático"))
+    pagos360_debit_day_field_id: int | None = setting(fields.Integer(load_default=None, validate=validate.Range(1)))
+    pagos360_whmcs_gateway: str = setting(fields.String(load_default="pagos360"))
+    debit_lead_days: int = setting(fields.Integer(load_default=3, validate=validate.Range(0, 27)))
+    debit_cycle_hour: int = setting(fields.Integer(load_default=6, validate=validate.Range(0, 23)))
+    timezone: str = setting(fields.String(load_default="America/Argentina/Buenos_Aires", validate=_check_timezone))
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """The work: send rates, throttling, retries, the relay, dead letters, readiness."""
+
+    rate_limit_whatsapp_per_second: float = setting(
+        fields.Float(load_default=10.0, validate=validate.Range(0.01, 10000))
+    )
+    rate_limit_email_per_second: float = setting(fields.Float(load_default=5.0, validate=validate.Range(0.01, 10000)))
+    rate_limit_max_wait_seconds: float = setting(fields.Float(load_default=2.0, validate=validate.Range(0, 60)))
+    throttle_pause_seconds: float = setting(fields.Float(load_default=5.0, validate=validate.Range(0.01, 3600)))
+    retry_max_attempts: int = setting(fields.Integer(load_default=8, validate=validate.Range(1, 100)))
+    retry_base_seconds: float = setting(fields.Float(load_default=5.0, validate=validate.Range(0.01, 3600)))
+    retry_max_seconds: float = setting(fields.Float(load_default=3600.0, validate=validate.Range(0.01, 86400)))
+    dead_letter_report_seconds: float = setting(fields.Float(load_default=300.0, validate=validate.Range(1, 86400)))
+    ready_max_queue_depth: int = setting(fields.Integer(load_default=10000, validate=validate.Range(1)))
+    relay_interval_seconds: float = setting(fields.Float(load_default=2.0, validate=validate.Range(0.05, 600)))
+    relay_queued_grace_seconds: float = setting(fields.Float(load_default=30.0, validate=validate.Range(0.0, 86400)))
+    relay_sending_timeout_seconds: float = setting(fields.Float(load_default=300.0, validate=validate.Range(1, 86400)))
+
+
+@dataclass(frozen=True)
+class StaffSettings:
+    """The delivery log's staff pages: sessions, the login limit, retention."""
+
+    secret_key: str | None = setting(fields.String(load_default=None))
+    log_refresh_seconds: int = setting(fields.Integer(load_default=30, validate=validate.Range(0, 3600)))
+    login_max_failures: int = setting(fields.Integer(load_default=5, validate=validate.Range(1, 1000)))
+    login_window_seconds: int = setting(fields.Integer(load_default=900, validate=validate.Range(1, 86400)))
+    # How many reverse proxies in front of gunicorn append to X-Forwarded-For: the client
+    # address (the login limit's key) is read that many hops from the right. 0: the header
+    # is ignored, so no client can pick the address it is counted under.
+    trusted_proxy_count: int = setting(fields.Integer(load_default=0, validate=validate.Range(0, 10)))
+    retention_days: int = setting(fields.Integer(load_default=180, validate=validate.Range(1, 36500)))
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Prometheus metrics: where every process writes its counters, and who may read them."""
+
+    metrics_dir: str = setting(
+        fields.String(load_default=None), default_under_instance=lambda instance: str(instance / "metrics")
+    )
+    metrics_token: str | None = setting(fields.String(load_default=None, validate=validate.Length(min=16)))
+
+
+# A dataclass's fields come from its bases in reverse order: the groups are listed last to
+# first so that the fields (and the checks that follow them) read in the order above.
+@dataclass(frozen=True)
+class Settings(
+    MetricsSettings,
+    StaffSettings,
+    DeliverySettings,
+    DirectDebitSettings,
+    MessageSettings,
+    WhmcsApiSettings,
+    SmtpSettings,
+    TwilioSettings,
+    WebSettings,
+    StoreSettings,
+    RuntimeSettings,
+):
+    """The validated settings. Attribute names are the environment variables, lowercased.
+
+    Every setting is declared once, with `setting(...)`, in the group of the system it
+    configures; the marshmallow schema that reads the environment is derived from them.
+    """
+
+    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def twilio_status_callback_url(self) -> str | None:
         """Where Twilio posts delivery receipts: the public URL of /webhooks/twilio/status."""
         return f"{self.public_base_url.rstrip('/')}/webhooks/twilio/status" if self.public_base_url else None
 
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
 
-    @property
-    def smtp_configured(self) -> bool:
-        return bool(self.smtp_host)
+def declared_settings() -> dict[str, Field[Any]]:
+    """Every declared setting, by environment variable, in declaration order (grouped by system)."""
+    return {f.name.upper(): f for f in dataclass_fields(Settings) if _ENV_FIELD in f.metadata}
+
+
+_DECLARED = declared_settings()
+# The environment as marshmallow sees it: keys are the variable names. Field objects are
+# deep-copied into each schema instance, so sharing them with the declarations is safe.
+_SettingsSchema = Schema.from_dict(
+    {name: f.metadata[_ENV_FIELD] for name, f in _DECLARED.items()}, name="_SettingsSchema"
+)
 
 
 def load_settings(overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -272,25 +338,22 @@ def load_settings(overrides: Mapping[str, object] | None = None, environ: Mappin
         environ = os.environ
     raw: dict[str, object] = {k: v for k, v in environ.items() if v != ""}
     raw.update({k.upper(): v for k, v in (overrides or {}).items()})
-    schema = _SettingsSchema()
-    known = set(schema.fields)
     try:
-        loaded = schema.load({k: v for k, v in raw.items() if k in known})
+        loaded = _SettingsSchema().load({k: v for k, v in raw.items() if k in _DECLARED})
     except ValidationError as exc:
         # A schema's errors are always keyed by field; messages_dict says so to the type checker.
         described = "; ".join(f"{name}: {' '.join(map(str, msgs))}" for name, msgs in sorted(exc.messages_dict.items()))
         raise SettingsError(f"invalid settings: {described}") from None
     instance = Path(str(loaded["INSTANCE_PATH"]))
-    if not loaded["DATABASE_URL"]:
-        loaded["DATABASE_URL"] = f"sqlite:///{instance / 'bridge.sqlite3'}"
-    if not loaded["METRICS_DIR"]:
-        loaded["METRICS_DIR"] = str(instance / "metrics")
-    if loaded["TWILIO_ACCOUNT_SID"] and not loaded["TWILIO_AUTH_TOKEN"]:
-        raise SettingsError("invalid settings: TWILIO_AUTH_TOKEN: required when TWILIO_ACCOUNT_SID is set")
-    for needed in ("WHMCS_API_IDENTIFIER", "WHMCS_API_SECRET"):
-        if loaded["WHMCS_API_URL"] and not loaded[needed]:
-            raise SettingsError(f"invalid settings: {needed}: required when WHMCS_API_URL is set")
-    extra = {k: v for k, v in (overrides or {}).items() if k.upper() not in known}
+    for name, declared in _DECLARED.items():
+        default_under = declared.metadata[_DEFAULT_UNDER_INSTANCE]
+        if default_under is not None and not loaded[name]:
+            loaded[name] = default_under(instance)
+    for name, declared in _DECLARED.items():
+        needed_by = declared.metadata[_REQUIRED_WITH]
+        if needed_by is not None and loaded[needed_by] and not loaded[name]:
+            raise SettingsError(f"invalid settings: {name}: required when {needed_by} is set")
+    extra = {k: v for k, v in (overrides or {}).items() if k.upper() not in _DECLARED}
     settings = Settings(**{k.lower(): v for k, v in loaded.items()}, extra=extra)
     problems = production_problems(settings, environ)
     if problems:
