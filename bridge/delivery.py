@@ -2,45 +2,47 @@
 
 This is the body of every queue job. It is safe to run twice for the same Action (a
 duplicate job, a relay re-enqueue): only the run that wins the claim does anything.
-A `plan` Action runs the planner instead of a provider; the Actions it plans are stored
-`queued` in the same transaction that marks it done, and their jobs put on the queue after
-the commit (`bridge.queueing`).
+The Deliverer knows no channel: it calls the Action's channel's executor
+(bridge.executors: the planner, the payment guard, a provider), paces it by the send rate
+the executor declares, and stores the follow-up Actions its result carries (a planning's)
+`queued` in the same transaction that marks the Action done; their jobs go on the queue
+after the commit (`bridge.queueing`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import insert, select, update
 
 from bridge import metrics
 from bridge.db import Database
+from bridge.executors import Executed, Executor
 from bridge.intake import store_planned
 from bridge.models import Action, Attempt, Event, utcnow
-from bridge.payments import PaymentGuard
-from bridge.planning import PLAN_CHANNEL, Planner, PlanResult
+from bridge.planning import PLAN_CHANNEL, Planner
 from bridge.queue import ActionQueue
 from bridge.ratelimit import RateLimiter
 from bridge.retry import RetryPolicy
 from bridge.search import normalise
 from bridge.states import CLAIMABLE, State
 from bridge.transitions import move
-from providers import Provider, ProviderError, SendResult
-from providers.whmcs_api import WhmcsPayments
+from providers import ProviderError
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Pacing:
-    """Send rates per channel, shared by all workers through the limiter in Redis."""
+    """How sends are paced: each executor declares its sender (`rate_key`) and rate
+    (`per_second`); the limiter in Redis shares them between all workers."""
 
     limiter: RateLimiter
-    per_second: dict[str, float]
     max_wait: float
     throttle_pause: float
 
@@ -57,16 +59,15 @@ class Deliverer:
         self,
         db: Database,
         queue: ActionQueue,
-        providers: dict[str, Provider],
-        planner: Planner,
+        executors: Mapping[str, Executor],
         policy: RetryPolicy,
         pacing: Pacing,
         worker_name: str = "",
     ) -> None:
+        """`executors`: one per channel (bridge.wiring.build_executors)."""
         self.db = db
         self.queue = queue
-        self.providers = providers
-        self.planner = planner
+        self.executors = executors
         self.policy = policy
         self.pacing = pacing
         self.worker_name = worker_name
@@ -90,15 +91,21 @@ class Deliverer:
             return self._failed(action, attempt_id, started, error)
         return self._sent(action, attempt_id, started, result)
 
+    @property
+    def planner(self) -> Planner:
+        """The planning executor, for a caller that runs a planning by hand (the relay's
+        stalled-worker test); the Deliverer itself only looks executors up by channel."""
+        return cast(Planner, self.executors[PLAN_CHANNEL])
+
     def _wait_for_slot(self, action_id: int) -> Outcome | None:
         """Wait for the sender's next slot under its shared rate limit; when that is further
         away than RATE_LIMIT_MAX_WAIT_SECONDS, put the Action back for then instead."""
         with self.db.session() as session:
             row = session.execute(select(Action.channel, Action.state).where(Action.id == action_id)).first()
             channel, state = (row.channel, row.state) if row else ("", "")
-        provider = self.providers.get(channel)
-        key = getattr(provider, "rate_key", None)
-        rate = self.pacing.per_second.get(channel)
+        executor = self.executors.get(channel)
+        key = executor.rate_key if executor else None
+        rate = executor.per_second if executor else None
         if not key or not rate or State(state or "failed") not in CLAIMABLE:
             return None
         slot = self.pacing.limiter.reserve(key, rate, self.pacing.max_wait)
@@ -114,16 +121,11 @@ class Deliverer:
             move(session, action_id, State.RETRYING, reason, expect=CLAIMABLE, next_attempt_at=later)
         return Outcome(action_id, State.RETRYING, "waiting for a send slot")
 
-    def _carry_out(self, action: Action, attempt_id: int) -> SendResult:
-        if action.channel == PLAN_CHANNEL:
-            return self.planner.plan(action)
-        provider = self.providers.get(action.channel)
-        if provider is None:
+    def _carry_out(self, action: Action, attempt_id: int) -> Executed:
+        executor = self.executors.get(action.channel)
+        if executor is None:
             raise ProviderError(f"no provider for channel {action.channel!r}", permanent=True)
-        if isinstance(provider, WhmcsPayments):
-            # Money: claimed in the database before WHMCS is asked, so it is added once.
-            return PaymentGuard(self.db, provider).pay(action, attempt_id)
-        return provider.send(action.recipient, action.content)
+        return executor.carry_out(action, attempt_id)
 
     def _claim(self, action_id: int) -> tuple[Action, int] | None:
         """Compare-and-set into `sending`, and write the attempt row before the send.
@@ -161,7 +163,7 @@ class Deliverer:
             action.state, action.attempts, action.next_attempt_at = str(State.SENDING), number, None
             return action, attempt_id
 
-    def _sent(self, action: Action, attempt_id: int, started: float, result: SendResult) -> Outcome:
+    def _sent(self, action: Action, attempt_id: int, started: float, result: Executed) -> Outcome:
         outcome = "dry_run" if result.dry_run else "sent"
         default = "accepted by the provider"
         if result.dry_run:
@@ -169,7 +171,7 @@ class Deliverer:
         reason = str(result.detail.get("note", default))
         with self.db.session() as session:
             # The move first: if the relay gave this attempt up meanwhile (a stalled worker),
-            # what it planned must not be stored a second time.
+            # its follow-ups must not be stored a second time.
             won = move(
                 session,
                 action.id,
@@ -181,8 +183,9 @@ class Deliverer:
                 dry_run=result.dry_run,
                 last_error=None,
             )
-            if won and isinstance(result, PlanResult):
-                store_planned(session, self.queue, action.event_id, result.planned)
+            if won and result.follow_up:
+                store_planned(session, self.queue, action.event_id, result.follow_up)
+            if won:
                 _add_search_words(session, action.event_id, result.search_words)
             self._finish_attempt(
                 session,
@@ -204,8 +207,8 @@ class Deliverer:
                 session, action, attempt_id, started, outcome=outcome, http_status=error.http_status, error=str(error)
             )
             if error.throttled:
-                provider = self.providers.get(action.channel)
-                key = getattr(provider, "rate_key", None) or action.channel
+                executor = self.executors.get(action.channel)
+                key = (executor.rate_key if executor else None) or action.channel
                 pause = self.pacing.limiter.penalize(key, error.retry_after or self.pacing.throttle_pause)
                 state, reason = State.RETRYING, f"throttled by the provider, {key} paused {pause:.1f}s: {error}"
                 # Being told to slow down is no fault of the Action: the try does not count.

@@ -4,8 +4,8 @@ The standard `rq worker` command can run them: the app is then built once per wo
 process from the environment. `bind_app` lets the bridge's own worker command and the
 tests hand over the app they already built.
 
-The Deliverer (planner, rate limiter, providers) is built once per process and app and
-kept: a job then costs its own database and provider work, not the set-up.
+The Deliverer (its executors: planner, payment guard, providers; the rate limiter) is
+built once per process and app and kept: a job then costs its own database and provider work, not the set-up.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Adding a paid Pagos360 debit to its WHMCS invoice: once, and only where it belongs.
 
-A `whmcs_payment` Action (planned by hooks/direct_debit.py) is carried out here, not by
-the provider alone, because "once" cannot be promised by reading the invoice and then
-writing to it: two workers (two notifications of one debit, a retry racing a slow
-WHMCS) both read "not paid yet" and both pay. The guard is a row in `debit_payments`,
+A `whmcs_payment` Action (planned by hooks/direct_debit.py) is carried out here, by the
+`whmcs_payment` executor (bridge.executors), not by the provider alone, because "once"
+cannot be promised by reading the invoice and then writing to it: two workers (two
+notifications of one debit, a retry racing a slow WHMCS) both read "not paid yet" and
+both pay. The guard is a row in `debit_payments`,
 unique per debit request:
 
 1. A row that is `done`: the payment is recorded; nothing is called.
@@ -30,6 +31,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bridge.db import Database
+from bridge.executors import Executed
 from bridge.models import Action, Attempt, DebitPayment, utcnow
 from providers.base import ProviderError, SendResult
 from providers.whmcs_api import OUTCOME_UNKNOWN, PayableInvoice, WhmcsPayments
@@ -135,11 +137,20 @@ class PaymentOrder:
 
 
 class PaymentGuard:
-    """Carries out `whmcs_payment` Actions through the `debit_payments` claim (see above)."""
+    """The `whmcs_payment` executor: carries out its Actions through the `debit_payments`
+    claim (see above). Not paced: WHMCS sets no send rate here."""
+
+    channel = "whmcs_payment"
+    rate_key = None
+    per_second = None
 
     def __init__(self, db: Database, whmcs: WhmcsPayments) -> None:
         self.db = db
         self.whmcs = whmcs
+
+    def carry_out(self, action: Action, attempt_id: int) -> Executed:
+        # Money: claimed in the database before WHMCS is asked, so it is added once.
+        return Executed.of(self.pay(action, attempt_id))
 
     def pay(self, action: Action, attempt_id: int) -> SendResult:
         """Add the payment, or find it added; `attempt_id` is the caller's open attempt."""

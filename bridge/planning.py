@@ -1,6 +1,7 @@
-"""The planner: the first Action of every event. It looks up what the event's hooks
-need (bridge.enrichment), runs the hooks, and returns the Actions they planned, which the
-Deliverer stores in the same transaction that marks the planning done.
+"""The planner: the executor of the `plan` channel, the first Action of every event. It
+looks up what the event's hooks need (bridge.enrichment), runs the hooks, and returns the
+Actions they planned as the result's follow-ups, which the Deliverer stores (as it does any
+executor's) in the same transaction that marks the planning done.
 
 Planning runs in a worker, not in the webhook request: WHMCS waits for the webhook's
 answer, and the look-ups can be slow or fail; here they are retried like any send.
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import dataclass
 
 from bridge.catalog import Catalog
 from bridge.db import Database
@@ -18,22 +18,17 @@ from bridge.direct_debit import DirectDebitResolver
 from bridge.enrichment import Enricher
 from bridge.event_fields import EventShapeError
 from bridge.events import InboundEvent
+from bridge.executors import Executed
 from bridge.models import Action, Event
 from bridge.search import looked_up_words
 from bridge.settings import Settings
 from hooks import HookContext, HookRegistry, PlannedAction
-from providers.base import ProviderError, SendResult
+from providers.base import ProviderError
 from providers.pagos360 import Pagos360Api
 from providers.whmcs_api import WhmcsApi
 
 log = logging.getLogger(__name__)
 PLAN_CHANNEL = "plan"
-
-
-@dataclass(frozen=True)
-class PlanResult(SendResult):
-    planned: tuple[tuple[str, PlannedAction], ...] = ()
-    search_words: tuple[object, ...] = ()  # what the look-ups taught us, for the log's search
 
 
 def plan_actions(registry: HookRegistry, context: HookContext) -> list[tuple[str, PlannedAction]]:
@@ -58,6 +53,13 @@ def plan_actions(registry: HookRegistry, context: HookContext) -> list[tuple[str
 
 
 class Planner:
+    """The `plan` executor (bridge.executors.Executor). Plannings are not paced: their
+    look-ups ask WHMCS and Pagos360, which set no send rate here."""
+
+    channel = PLAN_CHANNEL
+    rate_key = None
+    per_second = None
+
     def __init__(
         self,
         db: Database,
@@ -74,7 +76,10 @@ class Planner:
         self.whmcs = whmcs
         self.pagos360 = pagos360
 
-    def plan(self, action: Action) -> PlanResult:
+    def carry_out(self, action: Action, attempt_id: int) -> Executed:
+        return self.plan(action)
+
+    def plan(self, action: Action) -> Executed:
         """Raises ProviderError when a WHMCS look-up fails (NotFound: the client is gone),
         and a permanent one when a field the look-ups read has the wrong shape (retrying
         would read the same event again)."""
@@ -83,14 +88,14 @@ class Planner:
         except EventShapeError as exc:
             raise ProviderError(str(exc), permanent=True) from exc
 
-    def _plan(self, action: Action) -> PlanResult:
+    def _plan(self, action: Action) -> Executed:
         with self.db.session() as session:
             event = session.get_one(Event, action.event_id)
             inbound = InboundEvent(event.source, event.type, event.external_id, event.payload, event.client_id)
         needs = self.registry.needs_for(inbound.type)
         if not self.registry.handlers_for(inbound.type):
             note = f"no handler for {inbound.source} {inbound.type}: recorded, nothing to do"
-            return PlanResult(provider_ref="plan", detail={"note": note})
+            return Executed(provider_ref="plan", detail={"note": note})
         if inbound.source == "pagos360":
             resolver = DirectDebitResolver(self.db, self.pagos360, self.whmcs, self.settings)
             data = resolver.resolve(inbound.type, inbound.payload, needs)
@@ -103,4 +108,4 @@ class Planner:
         note = f"planned {len(planned)} actions {source}"
         phones = [p.recipient for _, p in planned if p.channel == "whatsapp" and p.skip_reason is None]
         words = looked_up_words(data, phones[0] if phones else None)
-        return PlanResult(provider_ref="plan", detail={"note": note}, planned=tuple(planned), search_words=tuple(words))
+        return Executed(provider_ref="plan", detail={"note": note}, follow_up=tuple(planned), search_words=tuple(words))

@@ -1,5 +1,5 @@
-"""The bridge's working parts, built from its Settings: the providers, the planner, the
-Deliverer and the Relay.
+"""The bridge's working parts, built from its Settings: the providers, the executors (one
+per channel: the planner, the payment guard, the providers), the Deliverer and the Relay.
 
 `bridge.services` holds what the app built (state only); this module is the factory.
 `create_app` builds the providers and the API clients once per app; a worker builds one
@@ -10,6 +10,8 @@ here is stored: call again, get a new one over the same app state.
 from __future__ import annotations
 
 from bridge.delivery import Deliverer, Pacing
+from bridge.executors import Executor, ProviderExecutor
+from bridge.payments import PaymentGuard
 from bridge.planning import Planner
 from bridge.ratelimit import RateLimiter
 from bridge.relay import Relay
@@ -50,7 +52,8 @@ def build_whmcs_api(settings: Settings) -> WhmcsApi | None:
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
-    """One provider per channel, real where configured, DryRun where not."""
+    """One provider per channel, real where configured, DryRun where not; each paced
+    sender gets its own send rate setting."""
     providers: dict[str, Provider] = {}
     if settings.twilio_configured:
         providers["whatsapp"] = TwilioWhatsApp(
@@ -61,6 +64,7 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
             api_base=settings.twilio_api_base,
             timeout=settings.twilio_timeout_seconds,
             status_callback=settings.twilio_status_callback_url,
+            per_second=settings.rate_limit_whatsapp_per_second,
         )
     else:
         providers["whatsapp"] = DryRun("whatsapp", "TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN/TWILIO_WHATSAPP_FROM not set")
@@ -73,6 +77,7 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
             starttls=settings.smtp_starttls,
             mail_from=settings.mail_from,
             timeout=settings.smtp_timeout_seconds,
+            per_second=settings.rate_limit_email_per_second,
         )
     else:
         providers["email"] = DryRun("email", "SMTP_HOST not set")
@@ -100,16 +105,30 @@ def build_planner(svc: Services) -> Planner:
     return Planner(svc.db, svc.hooks, svc.catalog, svc.settings, svc.whmcs, svc.pagos360)
 
 
+def build_executors(svc: Services) -> dict[str, Executor]:
+    """The one table the Deliverer looks channels up in: every provider of the app, the
+    `whmcs_payment` one behind the payment guard (which claims a payment before WHMCS is
+    asked, so it is added once), and the planner."""
+    executors: dict[str, Executor] = {}
+    for channel, provider in svc.providers.items():
+        if isinstance(provider, WhmcsPayments):
+            executors[channel] = PaymentGuard(svc.db, provider)
+        else:
+            executors[channel] = ProviderExecutor(provider)
+    planner = build_planner(svc)
+    executors[planner.channel] = planner
+    return executors
+
+
 def build_deliverer(svc: Services, worker_name: str = "") -> Deliverer:
     """A Deliverer over the app's state; `worker_name` is recorded on its attempts."""
     s = svc.settings
     pacing = Pacing(
         limiter=RateLimiter(svc.redis),
-        per_second={"whatsapp": s.rate_limit_whatsapp_per_second, "email": s.rate_limit_email_per_second},
         max_wait=s.rate_limit_max_wait_seconds,
         throttle_pause=s.throttle_pause_seconds,
     )
-    return Deliverer(svc.db, svc.queue, svc.providers, build_planner(svc), retry_policy(s), pacing, worker_name)
+    return Deliverer(svc.db, svc.queue, build_executors(svc), retry_policy(s), pacing, worker_name)
 
 
 def build_relay(svc: Services) -> Relay:

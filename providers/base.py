@@ -59,15 +59,19 @@ class SendResult:
 class Provider(Protocol):
     """One outside system, one verb. `content` is the Action's rendered content.
 
-    `rate_key` names the sender whose rate is limited (shared by all workers), or None.
-    Both are read-only here, so a provider may declare a narrower type (always a key,
-    never one) as a plain attribute."""
+    `rate_key` names the sender whose rate is limited (shared by all workers), or None;
+    `per_second` is that sender's send rate, declared by the provider itself (built from its
+    own setting), or None: not paced. All are read-only here, so a provider may declare a
+    narrower type (always a key, never one) as a plain attribute."""
 
     @property
     def channel(self) -> str: ...
 
     @property
     def rate_key(self) -> str | None: ...
+
+    @property
+    def per_second(self) -> float | None: ...
 
     def send(self, recipient: str, content: dict[str, Any]) -> SendResult: ...
 

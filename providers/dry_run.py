@@ -15,6 +15,7 @@ class DryRun:
         self.channel = channel
         self.why = why
         self.rate_key: str | None = None  # nothing leaves the machine: nothing to pace
+        self.per_second: float | None = None
 
     def send(self, recipient: str, content: dict[str, Any]) -> SendResult:
         return SendResult(

@@ -257,6 +257,7 @@ class Pagos360Debits:
 
     channel = "pagos360_debit"
     rate_key = None
+    per_second = None  # no shared send rate
 
     def __init__(self, api: Pagos360Api) -> None:
         self.api = api

@@ -28,7 +28,10 @@ class SmtpEmail:
         starttls: bool,
         mail_from: str,
         timeout: float = 15.0,
+        per_second: float | None = None,
     ) -> None:
+        """`per_second`: the relay's send rate (RATE_LIMIT_EMAIL_PER_SECOND), shared by every
+        worker; None: not paced."""
         self.host = host
         self.port = port
         self.username = username
@@ -37,6 +40,7 @@ class SmtpEmail:
         self.mail_from = mail_from
         self.timeout = timeout
         self.rate_key = f"email:{host}"
+        self.per_second = per_second
 
     def send(self, recipient: str, content: dict[str, Any]) -> SendResult:
         """Sends to exactly one address; a recipient holding several (or none) is a permanent

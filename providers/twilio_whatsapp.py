@@ -37,7 +37,10 @@ class TwilioWhatsApp:
         api_base: str = "https://api.twilio.com",
         timeout: float = 10.0,
         status_callback: str | None = None,
+        per_second: float | None = None,
     ) -> None:
+        """`per_second`: the sender's send rate (RATE_LIMIT_WHATSAPP_PER_SECOND), shared by
+        every worker; None: not paced."""
         self.client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
         # The library builds every URL from the domain's base_url: pointing it elsewhere
         # is how a regional endpoint, a proxy or the test mock is reached.
@@ -49,6 +52,7 @@ class TwilioWhatsApp:
         self.messaging_service_sid = messaging_service_sid
         self.status_callback = status_callback
         self.rate_key = f"twilio:{messaging_service_sid or self.from_number}"
+        self.per_second = per_second
 
     def send(self, recipient: str, content: dict[str, Any]) -> SendResult:
         params: dict[str, Any] = {"to": _whatsapp_address(recipient)}

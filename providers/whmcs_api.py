@@ -34,6 +34,7 @@ class NotFound(ProviderError):
 class WhmcsApi:
     channel = "whmcs"
     rate_key = None
+    per_second = None  # no shared send rate
 
     def __init__(
         self,
@@ -107,6 +108,7 @@ class WhmcsChanges:
 
     channel = "whmcs"
     rate_key = None
+    per_second = None  # no shared send rate
 
     def __init__(self, api: WhmcsApi) -> None:
         self.api = api
@@ -142,6 +144,7 @@ class WhmcsPayments:
 
     channel = "whmcs_payment"
     rate_key = None
+    per_second = None  # no shared send rate
 
     def __init__(self, api: WhmcsApi) -> None:
         self.api = api
