@@ -96,6 +96,7 @@ def build_spec() -> dict[str, Any]:
                     "401": _error("signature missing or wrong"),
                     "404": _error("receipts not configured"),
                     "413": _error("body too large"),
+                    "415": _error("not application/x-www-form-urlencoded"),
                 },
             }
         },
