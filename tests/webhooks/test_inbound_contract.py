@@ -9,7 +9,8 @@ accepted request stores. Against that description, for every source:
 
 - an accepted request stores exactly what the source declares, and answers in JSON;
 - the same event sent again has its effect once, and the answer names the same record;
-- a body of exactly MAX_BODY_BYTES is accepted, and one byte more is refused;
+- a body of exactly MAX_BODY_BYTES is accepted, and one byte more is refused, whether the
+  request says its length or sends it chunked (over real HTTP);
 - every refusal gets the source's declared status and a JSON error body, stores nothing
   (events, Actions, their states and transitions, attempts, queued jobs), and is logged in
   one line, with no token, secret or signature in any line the request caused.
