@@ -72,6 +72,7 @@ def build_spec() -> dict[str, Any]:
                     "200": {"description": "recorded"},
                     "400": _error("not JSON, not a notification, or a value that cannot be stored"),
                     "404": _error("wrong token"),
+                    "413": _error("body too large"),
                     "415": _error("not application/json"),
                 },
             }
@@ -94,6 +95,8 @@ def build_spec() -> dict[str, Any]:
                     "400": _error("fields missing, or a value that cannot be stored"),
                     "401": _error("signature missing or wrong"),
                     "404": _error("receipts not configured"),
+                    "413": _error("body too large"),
+                    "415": _error("not application/x-www-form-urlencoded"),
                 },
             }
         },

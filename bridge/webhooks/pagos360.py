@@ -12,7 +12,7 @@ import hmac
 import re
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from bridge import metrics
@@ -20,7 +20,7 @@ from bridge.events import InboundEvent
 from bridge.intake import record_event
 from bridge.redaction import redact
 from bridge.services import services
-from bridge.webhooks.rejections import Rejected, json_object, load, require_json
+from bridge.webhooks.rejections import Rejected, json_object, load, request_body, require_json
 
 blueprint = Blueprint("pagos360_webhook", __name__)
 
@@ -68,7 +68,7 @@ def receive(token: str) -> tuple[Response, int]:
     if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
         raise Rejected(404, "not found", reason="bad_token")
     require_json()
-    note = load(NOTIFICATION, json_object(request.get_data(cache=False)), "a Pagos360 notification")
+    note = load(NOTIFICATION, json_object(request_body()), "a Pagos360 notification")
     entity_id = note["entity_id"]
     entity = canonical_entity(note["entity_name"])
     payload = redact({**note, "entity_name": entity, "entity_id": entity_id})

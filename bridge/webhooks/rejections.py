@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 from marshmallow import Schema, ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from bridge import metrics
 from bridge.inbound import parse_json_object
@@ -44,8 +45,31 @@ class Rejected(Exception):
 
 
 def require_json() -> None:
-    if request.mimetype != "application/json":
-        raise Rejected(415, "Content-Type must be application/json")
+    require_content_type("application/json")
+
+
+def require_content_type(mimetype: str) -> None:
+    """415 unless the request says its body is `mimetype` (parameters such as charset aside)."""
+    if request.mimetype != mimetype:
+        raise Rejected(415, f"Content-Type must be {mimetype}")
+
+
+def request_body() -> bytes:
+    """The request's body, or 413 when it is longer than MAX_BODY_BYTES, whether or not the
+    request said how long it is.
+
+    Werkzeug refuses a Content-Length over the limit before reading, but a body sent without
+    one (chunked) it silently cuts at the limit: the view would then refuse the remains for
+    the wrong reason (a bad signature, broken JSON), or accept a body whose first bytes
+    happen to parse. So when the limit is reached, one more byte is asked of the server's
+    own stream, below werkzeug's cut. The body is kept on the request (`request.form` reads
+    it from there)."""
+    body = request.get_data(cache=True)  # a Content-Length over the limit: 413 here
+    limit = request.max_content_length
+    if limit is not None and len(body) >= limit and request.content_length is None:
+        if request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+    return body
 
 
 def json_object(body: bytes) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from bridge.models import Action
 from bridge.services import services
 from bridge.states import State
 from bridge.transitions import move
-from bridge.webhooks.rejections import Rejected
+from bridge.webhooks.rejections import Rejected, request_body, require_content_type
 from providers.twilio_errors import describe
 
 blueprint = Blueprint("twilio_status", __name__)
@@ -46,6 +46,9 @@ def receive() -> tuple[Response, int]:
     settings = svc.settings
     if not (settings.twilio_auth_token and settings.public_base_url):
         raise Rejected(404, "delivery receipts need TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL", reason="not_configured")
+    # Twilio posts its fields form-encoded; any other body would read as no fields at all.
+    require_content_type("application/x-www-form-urlencoded")
+    request_body()  # refuses a body over MAX_BODY_BYTES, chunked or not, before the form is read
     params = request.form.to_dict()
     url = settings.twilio_status_callback_url or ""
     if request.query_string:

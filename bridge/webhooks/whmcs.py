@@ -13,7 +13,7 @@ from bridge.events import WHMCS_EVENTS, InboundEvent
 from bridge.intake import record_event
 from bridge.redaction import redact
 from bridge.services import services
-from bridge.webhooks.rejections import Rejected, json_object, load, require_json
+from bridge.webhooks.rejections import Rejected, json_object, load, request_body, require_json
 
 blueprint = Blueprint("whmcs_webhook", __name__)
 
@@ -39,7 +39,7 @@ ENVELOPE = EnvelopeSchema()  # schemas keep no state between loads: one for all 
 def receive() -> tuple[Response, int]:
     svc = services()
     require_json()
-    body = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH: 413 here
+    body = request_body()  # over MAX_BODY_BYTES: 413 here
     webhook_id = _verify(body, svc.settings.webhook_secrets)
     envelope = _parse(body)
     if envelope["event"] not in KNOWN_EVENTS:

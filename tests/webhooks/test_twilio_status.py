@@ -12,7 +12,7 @@ from twilio.request_validator import RequestValidator
 
 from bridge.models import Action, Event
 from bridge.services import services
-from tests.helpers import SAMPLES, actions_of, count, transitions_of
+from tests.helpers import SAMPLES, actions_of, transitions_of
 
 TOKEN = "twilio-auth-token-for-tests"
 SID = "AC" + "2" * 32
@@ -90,14 +90,6 @@ def test_undelivered_records_the_error_code_and_its_meaning(app, sent_whatsapp):
     )
 
 
-@pytest.mark.parametrize("signature", ["", "bm90LXRoZS1yaWdodC1zaWduYXR1cmU="], ids=["missing", "invalid"])
-def test_unsigned_or_badly_signed_receipts_are_refused(app, sent_whatsapp, signature):
-    before = count(services(app), Event)
-    response = _post(app, _sample("delivered"), signature=signature)
-    assert response.status_code == 401
-    assert _state(app, sent_whatsapp.id) == "sent" and count(services(app), Event) == before
-
-
 def test_a_signature_for_another_url_is_refused(app, sent_whatsapp):
     params = _sample("delivered")
     wrong = RequestValidator(TOKEN).compute_signature("http://127.0.0.1:8000/webhooks/twilio/status", params)
@@ -116,10 +108,6 @@ def test_an_unknown_message_is_recorded_and_changes_nothing(app, sent_whatsapp):
 
 def test_a_receipt_missing_its_fields_is_400(app, sent_whatsapp):
     assert _post(app, {"AccountSid": SID}).status_code == 400
-
-
-def test_without_public_url_and_token_the_endpoint_is_off(make_app):
-    assert make_app().test_client().post("/webhooks/twilio/status", data={}).status_code == 404
 
 
 def test_a_failed_receipt_after_sent_fails_the_action(app, sent_whatsapp):
