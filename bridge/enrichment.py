@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bridge.event_data import Client, Contact, EventData, Invoice, Quote, Service
-from bridge.event_fields import first_identifier, identifier, mapping, number, text
+from bridge.event_fields import first_identifier, identifier, mapping, money, number, text
 from providers.whmcs_api import NotFound, WhmcsApi
 
 CONTACT_PREFERENCES = {
@@ -121,8 +120,8 @@ class Enricher:
             id=invoice_id,
             number=text(answer.get("invoicenum"), "GetInvoice.invoicenum") or invoice_id,
             client_id=text(answer.get("userid"), "GetInvoice.userid"),
-            total=to_decimal(answer.get("total")),
-            balance=to_decimal(answer.get("balance")),
+            total=money(answer.get("total"), "GetInvoice.total"),
+            balance=money(answer.get("balance"), "GetInvoice.balance"),
             currency_code=text(answer.get("currencycode"), "GetInvoice.currencycode"),
             due_date=_date(answer.get("duedate")),
             date_paid=_date(answer.get("datepaid")),
@@ -146,7 +145,7 @@ class Enricher:
         return Quote(
             id=quote_id,
             subject=text(row.get("subject"), "GetQuotes.quote.subject"),
-            total=to_decimal(row.get("total")),
+            total=money(row.get("total"), "GetQuotes.quote.total"),
             valid_until=_date(row.get("validuntil")),
             client_id=text(row.get("userid"), "GetQuotes.quote.userid"),
         )
@@ -220,13 +219,6 @@ def whmcs_rows(answer: dict[str, Any], outer: str, inner: str) -> list[dict[str,
 
 def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "on", "yes")
-
-
-def to_decimal(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else None
-    except InvalidOperation:
-        return None
 
 
 def _date(value: Any) -> date | None:
