@@ -31,6 +31,7 @@ lint: setup-test
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python tools/import_graph.py
+	$(VENV)/bin/vulture
 
 setup-run:
 	@tools/setup.sh run

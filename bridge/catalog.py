@@ -16,8 +16,6 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from bridge.settings import DEFAULT_CONFIG_DIR, SettingsError
 
-MESSAGE_PARTS = ("whatsapp", "email_subject", "email_body")
-
 
 @dataclass(frozen=True)
 class ClientPolicy:

@@ -19,7 +19,8 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from bridge.enrichment import to_decimal, whmcs_rows
+from bridge.enrichment import whmcs_rows
+from bridge.event_fields import EventShapeError, money
 from bridge.events import InboundEvent
 from bridge.intake import record_event, store_planned
 from bridge.models import CardAdhesion, DebitRequest, ScheduledRun, utcnow
@@ -113,7 +114,11 @@ def _plan_debit(
         return
     if str(detail.get("status")) != "Unpaid":
         return
-    amount = to_decimal(detail.get("balance")) or Decimal(0)
+    try:
+        amount = money(detail.get("balance"), "GetInvoice.balance") or Decimal(0)
+    except EventShapeError as exc:
+        report.errors.append(f"invoice {invoice_id}: {exc}")
+        return
     if amount <= 0:
         return
     number = str(detail.get("invoicenum") or invoice.get("invoicenum") or invoice_id)

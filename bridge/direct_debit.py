@@ -12,7 +12,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -20,7 +19,7 @@ from sqlalchemy import Row, select
 from bridge.db import Database
 from bridge.enrichment import Enricher, whmcs_rows
 from bridge.event_data import Adhesion, Client, Debit, EventData
-from bridge.event_fields import identifier, mapping, number, text
+from bridge.event_fields import identifier, mapping, money, number, text
 from bridge.models import Action, Base, CardAdhesion, DebitPayment, DebitRequest, string_width
 from bridge.settings import Settings
 from providers.base import ProviderError
@@ -79,7 +78,7 @@ class DirectDebitResolver:
             state=text(raw.get("state"), "card_debit_request.state"),
             client_id=client_id,
             invoice_id=invoice_id,
-            amount=_decimal(raw.get("amount")),
+            amount=money(raw.get("amount"), "card_debit_request.amount"),
             state_comment=text(raw.get("state_comment"), "card_debit_request.state_comment"),
             paid_at=text(raw.get("paid_at"), "card_debit_request.paid_at"),
             adhesion_id=text(card_adhesion.get("id"), "card_debit_request.card_adhesion.id"),
@@ -168,13 +167,6 @@ class DirectDebitResolver:
                 debit_day=row.debit_day,
                 previous_group_id=row.previous_group_id,
             )
-
-
-def _decimal(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)).quantize(Decimal("0.01")) if value not in (None, "") else None
-    except InvalidOperation:
-        return None
 
 
 def _width(model: type[Base], column: str) -> int:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bridge.event_data import Client, Contact, EventData, Invoice, Quote, Service
-from bridge.event_fields import first_identifier, identifier, mapping, number, text
+from bridge.event_fields import first_identifier, identifier, mapping, money, number, text
+from bridge.whmcs_params import HookFields, hook_fields
 from providers.whmcs_api import NotFound, WhmcsApi
 
 CONTACT_PREFERENCES = {
@@ -37,25 +37,20 @@ class Enricher:
         """EventData for these hook parameters. Raises NotFound when the client is gone,
         ProviderError when WHMCS cannot be asked right now, EventShapeError when a field
         has the wrong shape."""
-        # The module hooks (AfterModuleSuspend, ...) nest everything under "params".
-        nested = mapping(params.get("params"), "params")
-        flat, at = (nested, "params.") if isinstance(params.get("params"), dict) else (params, "")
+        hook = hook_fields(params)
+        flat, at = hook.fields, hook.at
         invoice = self._invoice(flat, at) if "invoice" in needs else None
         quote = self._quote(flat, at) if "quote" in needs else None
         service = self._service(flat, at) if "service" in needs else None
         domain_name = self._domain_name(flat, at) if "domain" in needs else ""
-        details = mapping(flat.get("clientsdetails"), f"{at}clientsdetails")
         client_id = first_identifier(
-            (flat.get("userid"), f"{at}userid"),
-            (flat.get("client_id"), f"{at}client_id"),
-            (flat.get("clientid"), f"{at}clientid"),
-            (details.get("userid"), f"{at}clientsdetails.userid"),
+            *hook.client_id_candidates(),
             (invoice.client_id if invoice else None, "invoice's userid"),
             (quote.client_id if quote else None, "quote's userid"),
         )
         client, missing = None, ""
         if "client" in needs or "contacts" in needs:
-            client, missing = self._client(client_id, flat, at)
+            client, missing = self._client(client_id, hook)
         contacts = self._contacts(client.id) if client and "contacts" in needs else ()
         return EventData(
             client=client,
@@ -73,13 +68,13 @@ class Enricher:
         self.lookups.append(action)
         return self.whmcs.call(action, **params)
 
-    def _client(self, client_id: str | None, flat: Mapping[str, Any], at: str) -> tuple[Client | None, str]:
+    def _client(self, client_id: str | None, hook: HookFields) -> tuple[Client | None, str]:
         not_configured = "the WHMCS API is not configured (WHMCS_API_URL)"
         if not client_id:
             return None, "the event names no client" + (f", and {not_configured}" if self.whmcs is None else "")
         if self.whmcs is None:
-            details = mapping(flat.get("clientsdetails"), f"{at}clientsdetails")
-            source, where = (details, f"{at}clientsdetails.") if details else (flat, at)
+            details = hook.client_details
+            source, where = (details, f"{hook.at}clientsdetails.") if details else (hook.fields, hook.at)
             if not source.get("email") and not source.get("phonenumber"):
                 return None, f"no client details in the event, and {not_configured}"
             return _client_from(client_id, source, where), ""
@@ -121,8 +116,8 @@ class Enricher:
             id=invoice_id,
             number=text(answer.get("invoicenum"), "GetInvoice.invoicenum") or invoice_id,
             client_id=text(answer.get("userid"), "GetInvoice.userid"),
-            total=to_decimal(answer.get("total")),
-            balance=to_decimal(answer.get("balance")),
+            total=money(answer.get("total"), "GetInvoice.total"),
+            balance=money(answer.get("balance"), "GetInvoice.balance"),
             currency_code=text(answer.get("currencycode"), "GetInvoice.currencycode"),
             due_date=_date(answer.get("duedate")),
             date_paid=_date(answer.get("datepaid")),
@@ -146,7 +141,7 @@ class Enricher:
         return Quote(
             id=quote_id,
             subject=text(row.get("subject"), "GetQuotes.quote.subject"),
-            total=to_decimal(row.get("total")),
+            total=money(row.get("total"), "GetQuotes.quote.total"),
             valid_until=_date(row.get("validuntil")),
             client_id=text(row.get("userid"), "GetQuotes.quote.userid"),
         )
@@ -220,13 +215,6 @@ def whmcs_rows(answer: dict[str, Any], outer: str, inner: str) -> list[dict[str,
 
 def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "on", "yes")
-
-
-def to_decimal(value: Any) -> Decimal | None:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else None
-    except InvalidOperation:
-        return None
 
 
 def _date(value: Any) -> date | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 _NUMERIC = int | float | Decimal
@@ -109,3 +109,25 @@ def first_identifier(*candidates: tuple[Any, str]) -> str | None:
         if found is not None:
             return found
     return None
+
+
+CENT = Decimal("0.01")
+
+
+def money(value: Any, field: str) -> Decimal | None:
+    """An amount of money, to the cent; None when absent.
+
+    WHMCS and Pagos360 write amounts as numbers or as strings ("12.50"); the bridge writes
+    them as strings in its Actions. Anything else (letters, NaN, infinity, a number too
+    large to hold to the cent) is a shape error: a wrong amount is never read as none."""
+    if _is_empty(value):
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | _NUMERIC):
+        raise EventShapeError(field, "an amount", value)
+    try:
+        found = Decimal(str(value).strip())
+        if not found.is_finite():
+            raise InvalidOperation
+        return found.quantize(CENT)
+    except InvalidOperation:
+        raise EventShapeError(field, "an amount", value) from None

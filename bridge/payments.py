@@ -24,13 +24,14 @@ unique per debit request:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bridge.db import Database
+from bridge.event_fields import EventShapeError, money
 from bridge.executors import Executed
 from bridge.models import Action, Attempt, DebitPayment, utcnow
 from providers.base import ProviderError, SendResult
@@ -38,7 +39,6 @@ from providers.whmcs_api import OUTCOME_UNKNOWN, PayableInvoice, WhmcsPayments
 
 CLAIMED, DONE = "claimed", "done"
 CLOSED_INVOICE_STATES = ("Paid", "Cancelled", "Refunded", "Collections")
-CENT = Decimal("0.01")
 
 
 class PaymentRefused(ProviderError):
@@ -98,9 +98,11 @@ def misplaced(
 
 
 def cents(value: Any) -> Decimal | None:
+    """An amount of the Action's content; one that is not an amount reads as none, which
+    PaymentOrder refuses rather than guess."""
     try:
-        return Decimal(str(value)).quantize(CENT) if value not in (None, "") else None
-    except InvalidOperation:
+        return money(value, "amount")
+    except EventShapeError:
         return None
 
 

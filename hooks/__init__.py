@@ -13,7 +13,7 @@ transaction, and the workers carry it out. Lower priorities run first, as in WHM
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ from bridge.catalog import Catalog
 from bridge.event_data import EventData
 from bridge.events import InboundEvent
 from bridge.settings import Settings
+from bridge.whmcs_params import hook_fields
 
 # What a handler may ask the planner to look up before it runs.
 NEEDS = frozenset({"client", "contacts", "invoice", "service", "quote", "domain", "adhesion", "debit", "debit_group"})
@@ -47,8 +48,9 @@ class HookContext:
     settings: Settings
 
     @property
-    def params(self) -> dict[str, Any]:
-        return self.event.payload.get("params", {})
+    def params(self) -> Mapping[str, Any]:
+        """The hook's own fields (a module hook's unwrapped from their nested `params`)."""
+        return hook_fields(self.event.payload.get("params", {})).fields
 
 
 Handler = Callable[[HookContext], list[PlannedAction]]

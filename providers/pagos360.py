@@ -31,9 +31,6 @@ import requests
 
 from providers.base import ProviderError, SendResult, transient_http_status
 
-PRODUCTION_URL = "https://api.pagos360.com"
-SANDBOX_URL = "https://api.sandbox.pagos360.com"
-
 # A notification's `entity_name` -> the API path that reads that entity back.
 ENTITY_URIS = {
     "card_adhesion": "card-adhesion",

@@ -569,3 +569,25 @@ def test_the_payment_record_outlives_the_logs_retention(app, notify, whmcs, run_
     assert len(whmcs.payments) == 1
     [none] = actions_of(svc, event_id)
     assert transitions_of(svc, none.id)[-1][2] == "debit 553201 is already on invoice 88231 (added earlier)"
+
+
+def test_a_debit_amount_that_is_not_an_amount_fails_the_planning_naming_it(app, notify, whmcs, p360, run_worker):
+    p360.debit_requests[553201]["amount"] = "18150,00 ARS"  # never read as "no amount"
+    event_id = notify("card_debit_request.paid").get_json()["event_id"]
+    run_worker(app)
+    plan = plan_of(services(app), event_id)
+    assert (plan.state, plan.attempts) == (State.FAILED, 1)
+    assert plan.last_error == "field card_debit_request.amount: expected an amount, got '18150,00 ARS'"
+    assert whmcs.payments == []
+
+
+def test_the_debit_cycle_reports_an_invoice_balance_that_is_not_an_amount(app, whmcs, p360):
+    svc = services(app)
+    _signed_adhesion(svc, debit_day=22)
+    whmcs.answers["GetInvoice"] = _invoice(balance="n/a")
+
+    report = run_debit_cycle(svc, date(2026, 11, 20))
+
+    assert report.requested == []
+    assert report.errors == ["invoice 88231: field GetInvoice.balance: expected an amount, got 'n/a'"]
+    assert [method for method, _, _ in p360.requests if method == "POST"] == []

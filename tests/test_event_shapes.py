@@ -96,6 +96,19 @@ def test_a_group_id_from_whmcs_that_is_not_a_number_names_the_api_field(post_eve
     assert plan.last_error == "field GetClientsDetails.groupid: expected a number, got 'Mayoristas'"
 
 
+def test_an_invoice_total_from_whmcs_that_is_not_an_amount_names_the_api_field(post_event, make_app, run_worker):
+    stand_in = WhmcsStandIn()
+    stand_in.answers["GetInvoice"] = {**load_sample("whmcs_api", "GetInvoice"), "total": "doce"}
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as edge:
+        edge.add_callback(responses.POST, API_URL, callback=stand_in)
+        app = make_app(**SETTINGS)
+        event_id = post_event("InvoiceCreated").get_json()["event_id"]
+        run_worker(app)
+    plan = plan_of(services(app), event_id)
+    assert (plan.state, plan.attempts) == (State.FAILED, 1)
+    assert plan.last_error == "field GetInvoice.total: expected an amount, got 'doce'"
+
+
 def test_text_from_whmcs_is_held_to_the_inbound_rules(post_event, make_app, run_worker):
     """The API's answer was not cleaned at the door: NUL is removed, a lone surrogate fails."""
     svc, event_id = _planned_with_client(make_app, post_event, run_worker, firstname="Lu\x00cía")

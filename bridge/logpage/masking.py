@@ -158,16 +158,6 @@ def _digit_forms(recipient: str) -> set[str]:
     return {form for form in forms if len(form) >= _MIN_KNOWN_DIGITS}
 
 
-def mask_text(text: str) -> str:
-    """Emails and phone numbers inside free text (a rendered message) masked."""
-    return Masker().text(text)
-
-
-def mask_payload(value: Any, key: str = "") -> Any:
-    """`Masker().payload`: for a payload with no known recipients."""
-    return Masker().payload(value, key)
-
-
 def _mask_email(address: str) -> str:
     local, _, domain = address.rpartition("@")
     return f"{local[:1]}***@{domain}"

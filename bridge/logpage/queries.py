@@ -15,12 +15,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from bridge.event_fields import EventShapeError
 from bridge.logpage.filters import Filters
 from bridge.logpage.ids import BadId, parse_id
 from bridge.models import Action, ActionTransition, Attempt, AuditEntry, Event
 from bridge.phones import whatsapp_number
 from bridge.settings import Settings
 from bridge.states import State
+from bridge.whmcs_params import hook_fields
 
 PAGE_SIZE = 50
 # The Actions looked into by an event's EXISTS filters: an alias, so that the subquery
@@ -223,8 +225,13 @@ def _attach_actions(session: Session, rows: list[EventRow]) -> None:
 
 def client_name(payload: dict[str, Any]) -> str:
     """The client's name as the event carries it (WHMCS params), or ""."""
-    params = payload.get("params") if isinstance(payload.get("params"), dict) else payload
-    if not isinstance(params, dict):
+    raw = payload.get("params") if isinstance(payload.get("params"), dict) else payload
+    if not isinstance(raw, dict):
+        return ""
+    try:
+        hook = hook_fields(raw)
+        params = hook.fields if hook.fields.get("firstname") or hook.fields.get("companyname") else hook.client_details
+    except EventShapeError:  # shown as it is on the event's page; the list shows no name
         return ""
     name = " ".join(str(params.get(k) or "").strip() for k in ("firstname", "lastname")).strip()
     company = str(params.get("companyname") or "").strip()

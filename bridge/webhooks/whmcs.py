@@ -14,12 +14,11 @@ from bridge.intake import record_event
 from bridge.redaction import redact
 from bridge.services import services
 from bridge.webhooks.rejections import Rejected, json_object, load, request_body, require_json
+from bridge.whmcs_params import stated_client_id
 
 blueprint = Blueprint("whmcs_webhook", __name__)
 
 KNOWN_EVENTS = WHMCS_EVENTS
-# Not "user_id": since WHMCS 8 that is the login user, not the client account.
-CLIENT_ID_KEYS = ("userid", "client_id", "clientid")
 
 
 class EnvelopeSchema(Schema):
@@ -50,7 +49,7 @@ def receive() -> tuple[Response, int]:
         type=envelope["event"],
         external_id=webhook_id,
         payload={"event": envelope["event"], "params": params},
-        client_id=_client_id(params),
+        client_id=stated_client_id(params),
     )
     result = record_event(svc.db, inbound, plan_on=svc.queue)
     metrics.event_received("whmcs", inbound.type, duplicate=not result.created)
@@ -75,16 +74,3 @@ def _verify(body: bytes, secrets: list[str]) -> str:
 
 def _parse(body: bytes) -> dict[str, Any]:
     return load(ENVELOPE, json_object(body), "a WHMCS event envelope")
-
-
-def _client_id(params: dict[str, Any]) -> str | None:
-    # The module hooks (AfterModuleSuspend, ...) nest everything under "params".
-    nested = value if isinstance(value := params.get("params"), dict) else {}
-    details = value if isinstance(value := nested.get("clientsdetails"), dict) else {}
-    for source in (params, nested, details):
-        for key in CLIENT_ID_KEYS:
-            value = source.get(key)
-            # Only a plain id: a list or an object there is a shape error the planning reports.
-            if isinstance(value, str | int) and not isinstance(value, bool) and value not in ("", 0, "0"):
-                return str(value)
-    return None
