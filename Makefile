@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`. Both set themselves up.
-.PHONY: run test faults bench lint setup-run setup-test
+.PHONY: run test check faults bench lint setup-run setup-test
 
 VENV := .venv
 PYTEST_ARGS ?=
@@ -13,6 +13,15 @@ test: setup-test
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python tools/import_graph.py
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The developer's quick check: the same checks and every test but the whole-system ones
+# (marked slow: they start processes or push hundreds of events through them).
+check: setup-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/python tools/import_graph.py
+	$(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # The fault suite at full size (issue 6): 2,000 events under faults; about 10 minutes here.
 faults: setup-test

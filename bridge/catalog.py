@@ -8,13 +8,32 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import TemplateSyntaxError
+from jinja2 import Template, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from bridge.settings import DEFAULT_CONFIG_DIR, SettingsError
+
+# Sandboxed: templates are edited by admins, values come from customers. One environment
+# for every catalog, so that a template compiled once serves each app built afterwards.
+_SANDBOX = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+
+
+@lru_cache(maxsize=4096)
+def compile_template(source: str) -> Template:
+    """The compiled form of one template's text, compiled once per process.
+
+    Compiling is nearly all the cost of building a Catalog, and a process may build several
+    (a test session builds hundreds of apps). The key is the template's own text, so an edited
+    file is compiled afresh whatever its modification time says; a template that does not
+    compile raises TemplateSyntaxError on every call (errors are not cached). Compiled
+    templates hold no state between renders, so sharing them between catalogs is safe.
+    The bound keeps a process that rebuilds apps from edited folders from growing without end.
+    """
+    return _SANDBOX.from_string(source)
 
 
 @dataclass(frozen=True)
@@ -51,8 +70,6 @@ class Catalog:
     def __init__(self, config_dir: Path = DEFAULT_CONFIG_DIR, default_language: str = "es") -> None:
         self.config_dir = config_dir
         self.default_language = default_language
-        # Sandboxed: templates are edited by admins, values come from customers.
-        self._env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
         routing = _read_toml(config_dir / "routing.toml")
         self.company: dict[str, Any] = routing.get("company", {})
         self._channels = {name: tuple(spec.get("channels", ())) for name, spec in routing.get("events", {}).items()}
@@ -75,12 +92,12 @@ class Catalog:
             for event, langs in routing.get("whatsapp_templates", {}).items()
             for lang, spec in langs.items()
         }
-        self._templates: dict[tuple[str, str, str], Any] = {}
+        self._templates: dict[tuple[str, str, str], Template] = {}
         for path in sorted((config_dir / "messages").glob("*.toml")):
             for event, parts in _read_toml(path).items():
                 for part, source in parts.items():
                     try:
-                        self._templates[(path.stem, event, part)] = self._env.from_string(source)
+                        self._templates[(path.stem, event, part)] = compile_template(source)
                     except TemplateSyntaxError as exc:
                         raise SettingsError(f"{path}: [{event}].{part}: template error: {exc}") from None
         if not any(lang == default_language for lang, _, _ in self._templates):

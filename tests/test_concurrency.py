@@ -7,6 +7,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from bridge.models import Action, Event
@@ -14,6 +15,9 @@ from bridge.services import services
 from bridge.signing import signed_request
 from tests.helpers import REPO, SECRET, count, load_sample, wait_until_healthy
 from tests.support.prism import free_port
+
+# Left out of `make check`: it starts two web processes.
+pytestmark = pytest.mark.slow
 
 
 def _web_process(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:

@@ -99,6 +99,7 @@ def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30.0) -> 
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow  # left out of `make check`: it starts a worker process
 def test_web_and_a_separate_worker_process_are_summed(make_app, base_config):
     app = make_app()
     client = app.test_client()
@@ -141,6 +142,7 @@ def test_web_and_a_separate_worker_process_are_summed(make_app, base_config):
     assert len(slots_written(metrics.directory())) >= 2  # this process and the worker's
 
 
+@pytest.mark.slow  # left out of `make check`: it starts forking worker processes
 def test_forking_rq_workers_share_one_slot_and_their_totals_add_up(make_app, base_config):
     """Plain `rq worker` with RQ's forking Worker (as the Procfile runs it): every job is a
     new work-horse process, which takes over the previous one's slot and adds to it."""
@@ -295,6 +297,7 @@ def test_rate_limit_waits_and_deferrals(make_app, run_worker):
     assert value(samples, "bridge_actions", state="retrying", channel="whatsapp") == 1
 
 
+@pytest.mark.slow  # left out of `make check`: it starts the metrics server
 def test_metrics_server_serves_the_machine_directory(make_app, base_config):
     app = make_app()
     for _ in range(2):
@@ -321,6 +324,7 @@ def test_metrics_server_serves_the_machine_directory(make_app, base_config):
     assert not any(name == "bridge_actions" for name, _ in samples)
 
 
+@pytest.mark.slow  # left out of `make check`: it starts gunicorn
 def test_gunicorn_sums_its_workers_cleans_at_start_and_keeps_a_dead_workers_totals(base_config, tmp_path):
     instance = tmp_path / "gunicorn-instance"
     (instance / "metrics").mkdir(parents=True)

@@ -38,6 +38,7 @@ POSTERS = 8  # requests in flight at once, as WHMCS's PHP processes post them
 LIVENESS_SECONDS = 240
 
 
+@pytest.mark.slow  # left out of `make check`: 200 events through worker processes
 def test_every_action_is_final_without_the_relay(make_app, base_config, tmp_path: Path) -> None:
     # Send rates lifted: nothing may be put back as `retrying` for the relay to queue again.
     settings = {**base_config, "RATE_LIMIT_WHATSAPP_PER_SECOND": 10000, "RATE_LIMIT_EMAIL_PER_SECOND": 10000}

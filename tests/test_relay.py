@@ -8,6 +8,8 @@ import sys
 import time
 from datetime import timedelta
 
+import pytest
+
 from bridge.models import Action, utcnow
 from bridge.services import services
 from bridge.states import State
@@ -68,6 +70,7 @@ def test_two_relays_at_once_queue_each_action_once(post_event, make_app, svc):
     assert svc.queue.depth() == 1
 
 
+@pytest.mark.slow  # left out of `make check`: it starts and kills a worker process
 def test_a_worker_killed_mid_send_loses_nothing(make_app, base_config, run_worker):
     """A real worker process is SIGKILLed while Twilio (a slow local stand-in) holds its
     request; the relay finds the Action stuck in `sending` and a new worker sends it."""

@@ -12,10 +12,14 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 from tests.helpers import REPO, wait_until_healthy
 from tests.support.prism import free_port
+
+# Left out of `make check`: it starts `flask up`: web, worker and relay processes.
+pytestmark = pytest.mark.slow
 
 SETTING_NAMES = ("DATABASE_URL", "REDIS_URL", "TWILIO_", "SMTP_", "WHMCS_", "PORT", "INSTANCE_PATH", "MAIL_FROM")
 

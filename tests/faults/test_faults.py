@@ -55,6 +55,9 @@ from tests.helpers import REPO
 from tests.pagos360_stand_in import pagos360_stand_in
 from tests.smtp_server import smtp_server
 
+# Left out of `make check`: the fault suite, hundreds of events through worker processes under faults.
+pytestmark = pytest.mark.slow
+
 # 300 by default keeps `make test` to a few minutes; `make faults` runs the full 2,000.
 EVENTS = int(os.environ.get("FAULT_EVENTS", "300"))
 # A fixed seed: a failure in CI can be replayed with the same kills at the same points.

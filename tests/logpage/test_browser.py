@@ -25,6 +25,9 @@ from tests.helpers import actions_of, attempts_of, serve_app
 from tests.logpage.conftest import EMAIL, PASSWORD
 from tests.logpage.test_list import other_client
 
+# Left out of `make check`: a real browser against the bridge served over HTTP.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

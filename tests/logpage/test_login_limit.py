@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import requests
 
 from bridge.logpage.auth import create_staff
@@ -38,6 +39,7 @@ def _gunicorn(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], 
     return process, f"http://127.0.0.1:{port}"
 
 
+@pytest.mark.slow  # left out of `make check`: it starts gunicorn
 def test_thirty_parallel_wrong_logins_across_processes_check_at_most_five(log_app, base_config, tmp_path):
     create_staff(services(log_app).db, EMAIL, PASSWORD)
     env = {**os.environ, **{k: str(v) for k, v in base_config.items()}, "SECRET_KEY": "one key for every worker"}

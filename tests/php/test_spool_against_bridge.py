@@ -18,6 +18,9 @@ from bridge.services import services
 from tests.helpers import SECRET, load_sample, serve_app, wait_until_healthy
 from tests.php.panel import Panel, closed_port_url
 
+# Left out of `make check`: PHP's hook file against the bridge served over HTTP.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def bridge_url(make_app) -> Iterator[str]:

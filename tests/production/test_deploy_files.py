@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from flask import Flask
 
@@ -19,6 +20,9 @@ from bridge.states import State
 from tests.helpers import REPO, SECRET, load_sample
 from tests.production.machines import Machines, carried_out, wait_ready
 from tests.support.prism import free_port
+
+# Left out of `make check`: it starts the Procfile's and the systemd units' processes.
+pytestmark = pytest.mark.slow
 
 INSTALL_DIR = "/opt/bridge"  # where the units expect the checkout
 VENV_BIN = str(Path(sys.executable).parent)

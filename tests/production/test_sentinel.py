@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sys
 
+import pytest
 from flask import Flask
 
 from bridge.services import services
@@ -15,6 +16,9 @@ from bridge.states import State
 from tests.helpers import SECRET, load_sample
 from tests.production.machines import Machines, carried_out
 from tests.production.sentinel import sentinel_setup
+
+# Left out of `make check`: it starts Redis Sentinel, a web server and a worker process.
+pytestmark = pytest.mark.slow
 
 
 def _post(app: Flask) -> int:

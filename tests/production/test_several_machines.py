@@ -34,10 +34,14 @@ from tests.smtp_server import smtp_server
 from tests.support.prism import free_port
 
 # Machines share a database server; a SQLite file is one machine's. `.ci/run` runs the
-# suite a second time on PostgreSQL, where this runs.
-pytestmark = pytest.mark.skipif(
-    not backends.TEST_DATABASE_URL, reason="several machines need a database server (BRIDGE_TEST_DATABASE_URL)"
-)
+# suite a second time on PostgreSQL, where this runs. Left out of `make check`: it starts
+# web, worker and relay processes for several machines.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not backends.TEST_DATABASE_URL, reason="several machines need a database server (BRIDGE_TEST_DATABASE_URL)"
+    ),
+]
 
 EVENTS = int(os.environ.get("MACHINES_EVENTS", "5000"))
 DRAIN_TIMEOUT = float(os.environ.get("MACHINES_DRAIN_TIMEOUT", "900"))

@@ -34,6 +34,9 @@ from tests.production.web_layout import (
     wait_for_healthz,
 )
 
+# Left out of `make check`: it starts nginx and gunicorn.
+pytestmark = pytest.mark.slow
+
 SLOW_CLIENTS = 10
 LIVENESS_BOUND = 10.0  # seconds for /healthz to answer: a liveness check, not a speed target
 NGINX_DROPS_WITHIN = 40.0  # the site's client_body_timeout is 10 s; nginx's default is 60 s
