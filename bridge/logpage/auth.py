@@ -143,13 +143,13 @@ def check_password(db: Database, email: str, password: str, address: str, limit:
     return user.id, user.email
 
 
-def authenticate(db: Database, email: str, password: str, address: str, *, max_failures: int, window: int) -> Staff:
+def authenticate(db: Database, email: str, password: str, address: str, limit: LoginLimit) -> Staff:
     """The staff member these credentials belong to, in a new server session.
 
     Raises LoginLimited when the limit is reached, WrongCredentials (a ValueError) when
     the credentials are wrong.
     """
-    staff_id, staff_email = check_password(db, email, password, address, LoginLimit(max_failures, window))
+    staff_id, staff_email = check_password(db, email, password, address, limit)
     with db.session() as session:
         token = start_session(session, staff_id)
     return Staff(staff_id, staff_email, token)

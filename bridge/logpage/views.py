@@ -91,12 +91,7 @@ def login() -> Any:
         svc = services()
         try:
             staff = authenticate(
-                svc.db,
-                form.email.data or "",
-                form.password.data or "",
-                request.remote_addr or "-",
-                max_failures=svc.settings.login_max_failures,
-                window=svc.settings.login_window_seconds,
+                svc.db, form.email.data or "", form.password.data or "", request.remote_addr or "-", _login_limit()
             )
         except LoginLimited:
             flash("Too many failed logins for this account: try again later.", "error")
@@ -110,6 +105,13 @@ def login() -> Any:
     elif request.method == "POST":
         status = 400
     return render_template("logpage/login.html", form=form), status
+
+
+def _login_limit() -> LoginLimit:
+    """LOGIN_MAX_FAILURES within LOGIN_WINDOW_SECONDS: the one limit for a login and for the
+    current password asked on the password page."""
+    settings = services().settings
+    return LoginLimit(settings.login_max_failures, settings.login_window_seconds)
 
 
 def _begin(staff: Staff) -> None:
@@ -136,11 +138,14 @@ def account_password() -> Any:
     form = PasswordForm()
     status = 200
     if form.validate_on_submit():
-        svc = services()
-        limit = LoginLimit(svc.settings.login_max_failures, svc.settings.login_window_seconds)
         try:
             staff = change_own_password(
-                svc.db, _staff(), form.current.data or "", form.new.data or "", request.remote_addr or "-", limit
+                services().db,
+                _staff(),
+                form.current.data or "",
+                form.new.data or "",
+                request.remote_addr or "-",
+                _login_limit(),
             )
         except LoginLimited:
             flash("Too many wrong passwords for this account: try again later.", "error")
