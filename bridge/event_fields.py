@@ -20,7 +20,8 @@ from typing import Any
 
 _NUMERIC = int | float | Decimal
 MAX_NUMBER = 2**31 - 1
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# A UTF-16 surrogate alone is no character: no database can store it, nothing can clean it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class EventShapeError(ValueError):
@@ -51,7 +52,7 @@ def text(value: Any, field: str, max_length: int | None = None) -> str:
     if _is_empty(value):
         return ""
     if isinstance(value, str):
-        if _SURROGATE.search(value):
+        if LONE_SURROGATE.search(value):
             raise EventShapeError(field, "text", value)
         found = value.replace("\x00", "")
     elif isinstance(value, bool | _NUMERIC):

@@ -27,15 +27,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
 
+from bridge.event_fields import LONE_SURROGATE
 from bridge.events import InboundEvent
 from bridge.models import Event, string_width
 
 MAX_DEPTH = 32
 MAX_INTEGER_DIGITS = 64
-_SURROGATE = re.compile("[\ud800-\udfff]")
 # The InboundEvent fields stored in a length-limited column of `events`, by column name.
 _ID_COLUMNS = ("source", "type", "external_id", "client_id")
 
@@ -93,7 +92,7 @@ def _clean(value: Any, path: str, depth: int) -> Any:
 
 
 def _clean_text(text: str, path: str) -> str:
-    surrogate = _SURROGATE.search(text)
+    surrogate = LONE_SURROGATE.search(text)
     if surrogate:
         code = f"\\u{ord(surrogate.group()):04x}"
         raise InboundRefused(f"{_shown(path) or 'body'}: lone surrogate {code} is not a character", field=_shown(path))
@@ -109,7 +108,7 @@ def check_storable(inbound: InboundEvent) -> None:
         if value is None:
             continue
         label = {"external_id": "event id", "client_id": "client id"}.get(name, name)
-        if "\x00" in value or _SURROGATE.search(value):
+        if "\x00" in value or LONE_SURROGATE.search(value):
             raise InboundRefused(f"{label} holds a NUL character or a lone surrogate", reason="bad_id", field=name)
         limit = string_width(Event, name)
         if len(value) > limit:
