@@ -25,7 +25,7 @@ check: setup-test
 
 # The fault suite at full size (issue 6): 2,000 events under faults; about 10 minutes here.
 faults: setup-test
-	FAULT_EVENTS=2000 $(VENV)/bin/python -m pytest -q tests/faults $(PYTEST_ARGS)
+	FAULT_EVENTS=2000 $(VENV)/bin/python -m pytest -q tests/system/faults $(PYTEST_ARGS)
 
 # The benchmark of issue 7 (bench/production.py): a table on the terminal and JSON in
 # bench/results/. About 45 minutes; needs PostgreSQL and Redis (BENCH_DATABASE_URL,

@@ -35,11 +35,11 @@ from sqlalchemy import select
 from bench import pyspy
 from bench.pyspy import Profile
 from bench.stage import PartResult, Row, Stage, invoice_created, post_all, providers, wait_for
-from bridge.db import Database
-from bridge.models import Action, Attempt
-from bridge.settings import DEFAULT_CONFIG_DIR
-from bridge.states import State
-from tests.faults.stand_ins import TwilioStandIn, WhmcsApiStandIn
+from bridge.core.settings import DEFAULT_CONFIG_DIR
+from bridge.core.states import State
+from bridge.store.db import Database
+from bridge.store.models import Action, Attempt
+from tests.system.faults.stand_ins import TwilioStandIn, WhmcsApiStandIn
 
 TARGET = 0.5
 NOOP_QUEUE = "bench-noop"

@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 from bench import pyspy
 from bench.stage import PartResult, Row, Stage
 from bench.wrk import RequestPool, WrkRun, pool_size, run_wrk
-from bridge.db import Database
-from bridge.models import Event
+from bridge.store.db import Database
+from bridge.store.models import Event
 
 WEBHOOK_PATH = "/webhooks/whmcs"
 CEILING_PATH = "/bench/accepted"  # served by bench/ceiling_wsgi.py

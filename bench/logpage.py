@@ -22,10 +22,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bridge import create_app
-from bridge.db import Database
 from bridge.logpage.auth import create_staff
-from bridge.migrate import upgrade
 from bridge.services import services
+from bridge.store.db import Database
+from bridge.store.migrate import upgrade
 
 TYPES = "ARRAY['ClientAdd','InvoiceCreated','InvoicePaid','AfterModuleSuspend','ClientEdit']"
 # A constant spliced into constant SQL: nothing from outside reaches the text.
@@ -36,7 +36,7 @@ SELECT 'whmcs', ({TYPES})[1 + i % 5], 'bench-' || i, (1000 + i % 50000)::text,
        json_build_object('event', ({TYPES})[1 + i % 5], 'params', json_build_object(
            'userid', 1000 + i % 50000, 'firstname', 'Nombre' || (i % 50000), 'lastname', 'Apellido',
            'email', 'cliente' || (i % 50000) || '@example.com', 'invoiceid', 100000 + i)),
-       -- what bridge.search writes: intake's words plus the planner's (the WhatsApp number)
+       -- what bridge.store.search writes: intake's words plus the planner's (the WhatsApp number)
        ' bench-' || i || ' ' || (1000 + i % 50000) || ' nombre' || (i % 50000) || ' apellido cliente'
            || (i % 50000) || '@example.com ' || (100000 + i) || ' +54935155' || lpad((i % 100000)::text, 5, '0') || ' '
 FROM generate_series(CAST(:start AS bigint), CAST(:total AS bigint)) AS i
@@ -54,7 +54,8 @@ SELECT e.id, c.hook, c.channel,
        CASE WHEN c.channel = 'email' AND e.id % 100 = 0 THEN 'SMTP refused' ELSE NULL END,
        e.received_at, e.received_at
 FROM events e
-CROSS JOIN (VALUES ('bridge.planner', 'plan'), ('hooks.messaging', 'whatsapp'), ('hooks.messaging', 'email'))
+CROSS JOIN (VALUES ('bridge.planner', 'plan'),
+    ('hooks.helpers.messaging', 'whatsapp'), ('hooks.helpers.messaging', 'email'))
      AS c(hook, channel)
 WHERE e.id > CAST(:after AS bigint)
 """

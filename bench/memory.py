@@ -15,8 +15,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from bench.stage import BenchCluster, PartResult, Row
-from bridge.db import Database
-from bridge.models import Event
+from bridge.store.db import Database
+from bridge.store.models import Event
 
 MB = 1024 * 1024
 

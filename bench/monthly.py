@@ -20,11 +20,11 @@ from sqlalchemy import func, select
 
 from bench import memory
 from bench.stage import BenchCluster, PartResult, Row, Stage, invoice_created, post_all, providers
-from bridge.db import Database
-from bridge.models import Action, ActionTransition, Attempt
-from bridge.settings import load_settings
-from bridge.states import FINAL
-from tests.faults.stand_ins import TwilioStandIn
+from bridge.core.settings import load_settings
+from bridge.core.states import FINAL
+from bridge.store.db import Database
+from bridge.store.models import Action, ActionTransition, Attempt
+from tests.system.faults.stand_ins import TwilioStandIn
 
 PROGRESS_EVERY = 15.0
 

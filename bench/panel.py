@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from bench.stage import PartResult, Row, Stage, percentile
-from tests.faults.stand_ins import ACCOUNT_SID, AUTH_TOKEN, Answer, TwilioStandIn, serve
 from tests.helpers import REPO, SECRET
 from tests.php.panel import Panel
+from tests.system.faults.stand_ins import ACCOUNT_SID, AUTH_TOKEN, Answer, TwilioStandIn, serve
 
 DIRECT = Path(__file__).resolve().parent / "direct_send.php"
 TARGET = 50.0

@@ -41,7 +41,7 @@ from sqlalchemy import text
 
 from bench import delivery, ingest, monthly, panel
 from bench.stage import RESULTS, PartResult, Row, Stage
-from bridge.db import Database
+from bridge.store.db import Database
 
 PARTS = ("ingest", "panel", "delivery", "monthly", "memory")
 NEEDS = {"ingest": ["wrk"], "panel": ["php"]}

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from redis import Redis
 
-from bridge.ratelimit import RateLimiter
-from bridge.redis_embedded import ensure_embedded_redis, stop_embedded_redis
+from bridge.ops.redis_embedded import ensure_embedded_redis, stop_embedded_redis
+from bridge.work.ratelimit import RateLimiter
 
 
 def worker(redis_url: str, rate: float, until: float, sends: multiprocessing.Queue) -> None:

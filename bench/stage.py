@@ -25,12 +25,12 @@ from sqlalchemy.engine import make_url
 
 from bench.logpage import ensure_database
 from bench.pyspy import Profile
-from bridge.db import Database
-from bridge.migrate import upgrade
-from bridge.settings import Settings
-from tests.faults import harness, stand_ins
+from bridge.core.settings import Settings
+from bridge.store.db import Database
+from bridge.store.migrate import upgrade
 from tests.helpers import REPO, SECRET, load_sample, wait_until_healthy
 from tests.support.prism import free_port
+from tests.system.faults import harness, stand_ins
 
 GUNICORN_CONF = REPO / "deploy" / "gunicorn.conf.py"
 RESULTS = REPO / "bench" / "results"

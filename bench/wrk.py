@@ -16,10 +16,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from bridge.signing import signed_request
-from tests.faults import harness
-from tests.faults.stand_ins import WhmcsApiStandIn
+from bridge.inbound.signing import signed_request
 from tests.helpers import SECRET
+from tests.system.faults import harness
+from tests.system.faults.stand_ins import WhmcsApiStandIn
 
 LUA = Path(__file__).resolve().parent / "wrk_cycle.lua"
 THREADS = 2  # one per core: wrk shares the machine with what it measures

@@ -1,4 +1,6 @@
-"""The bridge's plumbing. `create_app` is the one way to build it."""
+"""The bridge: `create_app` is the one way to build it. This package's own modules are the
+assembly (app, cli, wiring, services, jobs); its sub-packages are the steps of the flow (README,
+"How it works")."""
 
 from __future__ import annotations
 

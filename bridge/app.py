@@ -21,18 +21,19 @@ def build_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str
     from pathlib import Path
 
     import hooks
-    from bridge import health, metrics
-    from bridge.catalog import Catalog
-    from bridge.db import Database
-    from bridge.logging_setup import configure_logging
+    from bridge import metrics
+    from bridge.core.catalog import Catalog
+    from bridge.core.settings import load_settings
+    from bridge.inbound import register_webhooks
     from bridge.logpage import init_logpage
-    from bridge.queue import ActionQueue
-    from bridge.redis_connection import connect_redis
-    from bridge.redis_embedded import ensure_embedded_redis
-    from bridge.request_log import install_request_log
+    from bridge.ops import health
+    from bridge.ops.logging_setup import configure_logging
+    from bridge.ops.redis_connection import connect_redis
+    from bridge.ops.redis_embedded import ensure_embedded_redis
+    from bridge.ops.request_log import install_request_log
     from bridge.services import Services
-    from bridge.settings import load_settings
-    from bridge.webhooks import register_webhooks
+    from bridge.store.db import Database
+    from bridge.store.queue import ActionQueue
     from bridge.wiring import build_pagos360_api, build_providers, build_whmcs_api
 
     settings = load_settings(overrides=config, environ=environ)
@@ -68,7 +69,7 @@ def build_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str
     app.register_blueprint(health.blueprint)
     # Imported only now: the endpoint imports prometheus_client, which must come after
     # `metrics.configure` (bridge.metrics).
-    from bridge.metrics import endpoint as metrics_endpoint
+    from bridge.ops import metrics_endpoint
 
     metrics_endpoint.register(app)
     install_request_log(app)

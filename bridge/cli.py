@@ -14,9 +14,9 @@ import requests
 from flask import Flask
 from sqlalchemy import select
 
-from bridge.metrics.server import metrics_server_command
-from bridge.models import Action, ActionTransition, Event
+from bridge.ops.metrics_server import metrics_server_command
 from bridge.services import services
+from bridge.store.models import Action, ActionTransition, Event
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 
@@ -49,7 +49,7 @@ def _app() -> Flask:
 @click.command("migrate")
 def migrate_command() -> None:
     """Apply the database migrations."""
-    from bridge.migrate import upgrade
+    from bridge.store.migrate import upgrade
 
     svc = services(_app())
     upgrade(svc.db)
@@ -64,7 +64,7 @@ def migrate_command() -> None:
 )
 def send_test_event(event_type: str, url: str | None, params_file: str | None) -> None:
     """Post a signed WHMCS event with sample data to the running bridge."""
-    from bridge.signing import signed_request
+    from bridge.inbound.signing import signed_request
 
     svc = services(_app())
     path = Path(params_file) if params_file else SAMPLES / f"{event_type}.json"
@@ -145,9 +145,9 @@ def relay_command(once: bool) -> None:
     """Re-queue what the queue lost and queue due retries every RELAY_INTERVAL_SECONDS;
     report dead letters to the staff every DEAD_LETTER_REPORT_SECONDS; start the daily
     debit cycle after DEBIT_CYCLE_HOUR."""
-    from bridge.dead_letters import report_dead_letters
-    from bridge.debit_cycle import run_if_due
-    from bridge.models import utcnow
+    from bridge.scheduled.dead_letters import report_dead_letters
+    from bridge.scheduled.debit_cycle import run_if_due
+    from bridge.store.models import utcnow
     from bridge.wiring import build_relay
 
     svc = services(_app())
@@ -174,7 +174,7 @@ def relay_command(once: bool) -> None:
 @click.command("up")
 def up_command() -> None:
     """Embedded mode: migrate, then run web, worker and relay together until Ctrl-C."""
-    from bridge.runner import run_all
+    from bridge.ops.runner import run_all
 
     run_all(_app())
 
@@ -185,7 +185,7 @@ def debit_cycle_command(day: object) -> None:
     """Plan the card debits due now (the relay runs this daily by itself); safe to repeat."""
     from datetime import datetime
 
-    from bridge.debit_cycle import run_debit_cycle
+    from bridge.scheduled.debit_cycle import run_debit_cycle
 
     svc = services(_app())
     today = day.date() if isinstance(day, datetime) else datetime.now(svc.settings.tz).date()

@@ -1,4 +1,5 @@
-"""Queue jobs. They take ids, never objects, and run inside an app context.
+"""The RQ jobs' entry point (`perform_action`, a name queued jobs carry: keep it). Jobs take ids,
+never objects, and run inside an app context.
 
 The standard `rq worker` command can run them: the app is then built once per worker
 process from the environment. `bind_app` lets the bridge's own worker command and the
@@ -15,7 +16,7 @@ import os
 from flask import Flask
 from rq import get_current_job
 
-from bridge.delivery import Deliverer
+from bridge.work.deliverer import Deliverer
 
 _app: Flask | None = None
 _deliverers: dict[tuple[int, str], Deliverer] = {}

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from flask import Flask, current_app
 from redis import Redis
 
-from bridge.catalog import Catalog
-from bridge.db import Database
-from bridge.queue import ActionQueue
-from bridge.settings import Settings
+from bridge.core.catalog import Catalog
+from bridge.core.settings import Settings
+from bridge.store.db import Database
+from bridge.store.queue import ActionQueue
 from providers import Provider
 from providers.pagos360 import Pagos360Api
 from providers.whmcs_api import WhmcsApi

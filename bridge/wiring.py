@@ -9,15 +9,15 @@ here is stored: call again, get a new one over the same app state.
 
 from __future__ import annotations
 
-from bridge.delivery import Deliverer, Pacing
-from bridge.executors import Executor, ProviderExecutor
-from bridge.payments import PaymentGuard
-from bridge.planning import Planner
-from bridge.ratelimit import RateLimiter
-from bridge.relay import Relay
-from bridge.retry import RetryPolicy
+from bridge.core.retry import RetryPolicy
+from bridge.core.settings import Settings
+from bridge.planning.planner import Planner, resolvers_for
 from bridge.services import Services
-from bridge.settings import Settings
+from bridge.work.deliverer import Deliverer, Pacing
+from bridge.work.executors import Executor, ProviderExecutor
+from bridge.work.payments import PaymentGuard
+from bridge.work.ratelimit import RateLimiter
+from bridge.work.relay import Relay
 from providers import Provider
 from providers.dry_run import DryRun
 from providers.pagos360 import Pagos360Api, Pagos360Debits
@@ -102,7 +102,8 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 
 def build_planner(svc: Services) -> Planner:
-    return Planner(svc.db, svc.hooks, svc.catalog, svc.settings, svc.whmcs, svc.pagos360)
+    resolvers = resolvers_for(svc.db, svc.settings, svc.whmcs, svc.pagos360)
+    return Planner(svc.db, svc.hooks, svc.catalog, svc.settings, svc.whmcs, resolvers)
 
 
 def build_executors(svc: Services) -> dict[str, Executor]:

@@ -11,7 +11,7 @@ graceful_timeout = 30
 # The Pagos360 token is part of its URL, and the delivery log's searches (phone numbers,
 # emails) are in query strings, so the access log leaves the request line out: no path, no
 # query, no referrer. The bridge's own log names each request's route pattern instead.
-# `make run` starts gunicorn with this file too (bridge.runner), bound to one address.
+# `make run` starts gunicorn with this file too (bridge.ops.runner), bound to one address.
 # Behind nginx (deploy/nginx/bridge.conf) the peer is nginx: the client is the last
 # X-Forwarded-For entry.
 accesslog = "-"

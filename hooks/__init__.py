@@ -6,38 +6,28 @@
 A handler reads the event (`ctx.event`), what the planner looked up for it (`ctx.data`,
 as declared with `needs=`) and the company's configuration (`ctx.catalog`), and returns
 the Actions to take. It never talks to the network or the database: the planner
-(bridge.planning) does the look-ups before it runs, stores what it returns in one
+(bridge.planning.planner) does the look-ups before it runs, stores what it returns in one
 transaction, and the workers carry it out. Lower priorities run first, as in WHMCS.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from bridge.catalog import Catalog
-from bridge.event_data import EventData
-from bridge.events import InboundEvent
-from bridge.settings import Settings
-from bridge.whmcs_params import hook_fields
+from bridge.core.actions import PlannedAction
+from bridge.core.catalog import Catalog
+from bridge.core.event_data import EventData
+from bridge.core.events import InboundEvent
+from bridge.core.settings import Settings
+from bridge.core.whmcs_params import hook_fields
 
 # What a handler may ask the planner to look up before it runs.
 NEEDS = frozenset({"client", "contacts", "invoice", "service", "quote", "domain", "adhesion", "debit", "debit_group"})
-
-
-@dataclass(frozen=True)
-class PlannedAction:
-    """One thing to do. `skip_reason` set: recorded as skipped (e.g. no usable phone).
-
-    `channel` names the provider that carries it out ("whatsapp", "email"); "none" is a
-    decision recorded for the staff with nothing to carry out (always skipped)."""
-
-    channel: str
-    recipient: str
-    content: dict[str, Any]
-    skip_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,19 +91,15 @@ class HookRegistry:
 REGISTRY = HookRegistry()
 add_hook = REGISTRY.add_hook
 
-# The modules that register handlers. A company adds behaviour by adding a module here.
-HOOK_MODULES = (
-    "hooks.clients",
-    "hooks.invoices",
-    "hooks.services",
-    "hooks.quotes",
-    "hooks.domains",
-    "hooks.direct_debit",
-    "hooks.staff",
-)
+
+def handler_modules() -> list[str]:
+    """Every module of this package that registers handlers: each one but the helpers
+    (hooks/helpers/), found by name, so that adding a subject is adding its module."""
+    here = Path(__file__).resolve().parent
+    return [f"hooks.{info.name}" for info in pkgutil.iter_modules([str(here)]) if info.name != "helpers"]
 
 
 def load_all() -> HookRegistry:
-    for module in HOOK_MODULES:
+    for module in handler_modules():
         importlib.import_module(module)
     return REGISTRY

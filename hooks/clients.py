@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bridge.event_fields import mapping
+from bridge.core.event_fields import mapping
 from hooks import HookContext, PlannedAction, add_hook
-from hooks.messaging import client_notice
+from hooks.helpers.messaging import client_notice
 
 # Fields whose change a client should hear about. A ClientEdit that touches none of
 # them (a group move, a custom field, both of which the bridge itself makes through the

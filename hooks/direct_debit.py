@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bridge.payments import CLOSED_INVOICE_STATES, misplaced
+from bridge.core.invoices import CLOSED_INVOICE_STATES, misplaced
 from hooks import HookContext, PlannedAction, add_hook
-from hooks import variables as v
-from hooks.messaging import client_notice
-from hooks.staff import staff_notice
+from hooks.helpers import variables as v
+from hooks.helpers.messaging import client_notice
+from hooks.helpers.staff import staff_notice
 
 NOT_PAID_STATES = ("rejected", "expired", "canceled")
 REVERSED_STATES = ("reverted", "refunded")
@@ -63,7 +63,7 @@ def _record_payment(ctx: HookContext) -> list[PlannedAction]:
     """The payment to add to the debit's invoice, or why it is not added (with a staff alert).
 
     Checked here against what the planner read, and again right before the payment by
-    bridge.payments (the invoice may change in between)."""
+    bridge.work.payments (the invoice may change in between)."""
     debit, invoice = ctx.data.debit, ctx.data.invoice
     assert debit is not None
     if debit.payment_state == "done":
@@ -80,7 +80,7 @@ def _record_payment(ctx: HookContext) -> list[PlannedAction]:
         problem = debit.invoice_problem or "it could not be read"
         return _refuse(ctx, f"invoice {debit.invoice_id} named by debit {debit.pagos360_id}: {problem}")
     # A claim whose outcome is unknown: the invoice may be Paid by that very payment. The
-    # payment Action settles it with WHMCS (bridge.payments) rather than alarm anyone here.
+    # payment Action settles it with WHMCS (bridge.work.payments) rather than alarm anyone here.
     claimed = debit.payment_state == "claimed"
     if invoice.status in CLOSED_INVOICE_STATES and not claimed:
         reason = f"invoice {invoice.number} is {invoice.status}: payment of debit {debit.pagos360_id} not added"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from hooks import HookContext, PlannedAction, add_hook
-from hooks import variables as v
-from hooks.messaging import client_notice
+from hooks.helpers import variables as v
+from hooks.helpers.messaging import client_notice
 
 
 @add_hook("QuoteCreated", priority=10, name="quotes.created", needs=("quote", "client", "contacts"))

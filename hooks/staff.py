@@ -2,49 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from bridge.events import WHMCS_EVENTS
-from bridge.phones import whatsapp_number
+from bridge.core.events import WHMCS_EVENTS
 from hooks import HookContext, PlannedAction, add_hook
-from hooks import variables as v
-from hooks.messaging import planned_email
+from hooks.helpers.staff import staff_notice
 
 
 def alert(ctx: HookContext) -> list[PlannedAction]:
     return staff_notice(ctx, ctx.event.type)
-
-
-def staff_notice(ctx: HookContext, notice: str, **extra: Any) -> list[PlannedAction]:
-    """The staff's email and WhatsApp alerts for `notice`, if routing.toml's [staff] asks."""
-    staff = ctx.catalog.staff
-    if notice not in staff.events or not (staff.emails or staff.whatsapp):
-        return []
-    language = ctx.catalog.default_language
-    locale = ctx.catalog.locale_for(language)
-    variables: dict[str, Any] = {"event_name": notice, "client_id": ctx.event.client_id or ""}
-    if ctx.data.client:
-        variables.update(v.common(ctx, ctx.data.client))
-    for more in (v.invoice, v.service, v.quote, v.domain, v.direct_debit):
-        variables.update(more(ctx, locale))
-    variables.update(extra)
-    subject, body = _texts(ctx, notice, language, variables)
-    planned = [planned_email(address, {"subject": subject, "body": body, "staff": True}) for address in staff.emails]
-    for raw in staff.whatsapp:
-        number = whatsapp_number(raw, None, ctx.settings.default_phone_region)
-        skip = None if number else f"staff WhatsApp number {raw!r} in routing.toml is not usable"
-        planned.append(PlannedAction("whatsapp", number or raw, {"body": f"{subject}\n{body}", "staff": True}, skip))
-    return planned
-
-
-def _texts(ctx: HookContext, event: str, language: str, variables: dict[str, Any]) -> tuple[str, str]:
-    if ctx.catalog.has(language, event, "staff_subject") and ctx.catalog.has(language, event, "staff_body"):
-        return (
-            ctx.catalog.render(language, event, "staff_subject", variables),
-            ctx.catalog.render(language, event, "staff_body", variables),
-        )
-    who = variables.get("fullname") or f"cliente {variables['client_id']}"
-    return f"[{event}] {who}", f"Evento {event} del cliente {who} (id {variables['client_id'] or '-'})."
 
 
 # Registered for every event, after the client's own notices.

@@ -137,7 +137,7 @@ class WhmcsPayments:
     """The two WHMCS calls a `whmcs_payment` Action is made of: read the invoice, add a payment.
 
     This module only talks to WHMCS. Deciding whether a payment may be added (once, to the
-    right invoice, for the right amount) is the bridge's (bridge.payments), which claims the
+    right invoice, for the right amount) is the bridge's (bridge.work.payments), which claims the
     payment in its database before `add` is ever called; so there is no `send` that would
     call AddInvoicePayment on its own.
     """

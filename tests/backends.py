@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bridge.redis_embedded import ensure_embedded_redis, stop_embedded_redis
+from bridge.ops.redis_embedded import ensure_embedded_redis, stop_embedded_redis
 
 TEST_DATABASE_URL = os.environ.get("BRIDGE_TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("BRIDGE_TEST_REDIS_URL", "")

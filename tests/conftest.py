@@ -16,9 +16,11 @@ from rq import SimpleWorker
 from sqlalchemy import delete
 
 from bridge import create_app, jobs
-from bridge.db import Database
-from bridge.migrate import upgrade
-from bridge.models import (
+from bridge.inbound.signing import signed_request
+from bridge.services import Services, services
+from bridge.store.db import Database
+from bridge.store.migrate import upgrade
+from bridge.store.models import (
     Action,
     ActionTransition,
     ApiToken,
@@ -32,8 +34,6 @@ from bridge.models import (
     ScheduledRun,
     StaffUser,
 )
-from bridge.services import Services, services
-from bridge.signing import signed_request
 from tests import backends
 from tests.helpers import SECRET, load_sample
 

@@ -17,8 +17,8 @@ from flask import Flask
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from bridge.models import Action, ActionTransition, Attempt
 from bridge.services import Services
+from bridge.store.models import Action, ActionTransition, Attempt
 
 REPO = Path(__file__).resolve().parent.parent
 TESTDATA = REPO / "testdata"

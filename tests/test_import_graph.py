@@ -1,4 +1,6 @@
-"""The import graph (tools/import_graph.py): no module imports itself back, however late.
+"""The import graph (tools/import_graph.py): no module imports itself back, however late,
+no layer reaches back into a layer that reaches it, and each layer imports only what
+LAYER_RULES allows it.
 
 An import written inside a function or under `if TYPE_CHECKING:` is postponed, not gone: it
 is still a dependency of the design, so the checker counts it and so do these tests.
@@ -27,10 +29,25 @@ def _report(root: Path) -> tuple[int, dict]:
     return run.returncode, json.loads(run.stdout)
 
 
-def test_the_project_has_no_module_cycle() -> None:
+def test_the_project_has_no_module_cycle_and_keeps_its_layer_rules() -> None:
     run = _run()
     assert run.returncode == 0, run.stdout + run.stderr
     assert "no module cycle" in run.stdout
+    assert "every layer imports only what LAYER_RULES allows it" in run.stdout
+    _, report = _report(ROOT)
+    assert report["package_cycles"] == []
+    assert report["broken_layer_rules"] == []
+
+
+def test_core_and_hooks_stand_on_core_alone() -> None:
+    _, report = _report(ROOT)
+    imported_by = {}
+    for edge in report["package_edges"]:
+        imported_by.setdefault(edge["importer"], set()).add(edge["imported"])
+    assert imported_by.get("bridge.core", set()) == set()
+    assert imported_by["hooks"] <= {"bridge.core", "providers"}
+    # Everything the flow has is a layer of its own; the assembly is imported by no layer.
+    assert not any("bridge" in imported for importer, imported in imported_by.items() if importer != "wsgi")
 
 
 def test_providers_import_nothing_of_the_bridge() -> None:
@@ -58,13 +75,23 @@ def _imports_of(module: str) -> set[str]:
 def test_the_metrics_recorders_are_a_leaf() -> None:
     # Everything records metrics; the recorders import only their own parts and the
     # settings' error, never the endpoint (which reads the app's state).
-    assert _imports_of("bridge.metrics") <= {"bridge.metrics.definitions", "bridge.metrics.slots", "bridge.settings"}
+    assert _imports_of("bridge.metrics") <= {
+        "bridge.metrics.definitions",
+        "bridge.metrics.slots",
+        "bridge.core.settings",
+    }
 
 
 def test_services_hold_state_only() -> None:
-    builders = {"bridge.delivery", "bridge.relay", "bridge.planning", "bridge.ratelimit", "bridge.wiring"}
+    builders = {
+        "bridge.work.deliverer",
+        "bridge.work.relay",
+        "bridge.planning.planner",
+        "bridge.work.ratelimit",
+        "bridge.wiring",
+    }
     assert _imports_of("bridge.services") & builders == set()
-    assert {"bridge.delivery", "bridge.relay", "bridge.planning"} <= _imports_of("bridge.wiring")
+    assert {"bridge.work.deliverer", "bridge.work.relay", "bridge.planning.planner"} <= _imports_of("bridge.wiring")
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -115,6 +142,7 @@ def test_cycles_hidden_in_a_function_and_under_type_checking_are_found(tmp_path:
     pairs = {(e["importer"], e["imported"]) for e in report["package_edges"]}
     assert pairs == {("hooks", "providers"), ("providers", "hooks"), ("wsgi", "bridge")}
     assert report["package_cycles"] == [["hooks", "providers"]]
+    assert report["broken_layer_rules"] == ["providers.p -> hooks  (providers/p.py:3)"]
 
 
 def test_a_tree_without_cycles_passes_and_names_its_dynamic_imports(tmp_path: Path) -> None:
@@ -123,11 +151,53 @@ def test_a_tree_without_cycles_passes_and_names_its_dynamic_imports(tmp_path: Pa
         {
             "bridge/__init__.py": "import importlib\n\ndef load(name):\n    return importlib.import_module(name)\n",
             "bridge/a.py": "import importlib\n\nimportlib.import_module('bridge')\n",
-            "hooks/__init__.py": "from bridge.a import x\n",
+            "bridge/core/__init__.py": "",
+            "bridge/core/a.py": "import importlib\n\nimportlib.import_module('bridge.core')\n",
+            "hooks/__init__.py": "from bridge.core.a import x\n",
         },
     )
     code, report = _report(tmp_path)
-    assert code == 0
+    assert code == 0, report
     assert report["module_cycles"] == []
     assert report["dynamic_imports_not_followed"] == ["bridge/__init__.py:4"]
-    assert {(e["importer"], e["imported"]) for e in report["package_edges"]} == {("hooks", "bridge")}
+    assert {(e["importer"], e["imported"]) for e in report["package_edges"]} == {("hooks", "bridge.core")}
+
+
+def test_layers_that_reach_each_other_without_a_module_cycle_fail(tmp_path: Path) -> None:
+    # work.a -> store.b and store.c -> work.d: no module imports itself back, but the two
+    # layers depend on each other, so neither can be read (or replaced) without the other.
+    _write(
+        tmp_path,
+        {
+            "bridge/__init__.py": "",
+            "bridge/work/__init__.py": "",
+            "bridge/work/a.py": "from bridge.store import b\n",
+            "bridge/work/d.py": "",
+            "bridge/store/__init__.py": "",
+            "bridge/store/b.py": "",
+            "bridge/store/c.py": "from bridge.work.d import x\n",
+        },
+    )
+    code, report = _report(tmp_path)
+    assert code == 1
+    assert report["module_cycles"] == []
+    assert report["package_cycles"] == [["bridge.store", "bridge.work"]]
+    assert report["broken_layer_rules"] == ["bridge.store.c -> bridge.work.d  (bridge/store/c.py:1)"]
+
+
+def test_an_import_the_layer_rules_do_not_allow_fails(tmp_path: Path) -> None:
+    # core imports the store: no cycle at all, but the vocabulary must stand on its own.
+    _write(
+        tmp_path,
+        {
+            "bridge/__init__.py": "",
+            "bridge/core/__init__.py": "",
+            "bridge/core/words.py": "def f():\n    from bridge.store.models import Action\n",
+            "bridge/store/__init__.py": "",
+            "bridge/store/models.py": "",
+        },
+    )
+    code, report = _report(tmp_path)
+    assert code == 1
+    assert report["package_cycles"] == []
+    assert report["broken_layer_rules"] == ["bridge.core.words -> bridge.store.models  (bridge/core/words.py:2)"]

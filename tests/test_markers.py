@@ -1,7 +1,9 @@
 """`make check` (pytest -m "not slow") leaves out every whole-system test, and only those.
 
 Whole-system tests start processes (web servers, workers, nginx, Sentinel, PHP against the
-bridge, a browser) or push hundreds of events through them; they run in `make test`.
+bridge, a browser) or push hundreds of events through them; they run in `make test`. Their
+files live in tests/system/, every test there marked slow; the few that share the fixtures of
+a unit file stay beside it, marked slow one by one, and are listed here by name.
 """
 
 from __future__ import annotations
@@ -12,28 +14,28 @@ import sys
 from tests.helpers import REPO
 
 WHOLE_SYSTEM = (
-    "tests/faults",
-    "tests/production",
+    "tests/system/faults",
+    "tests/system/production",
     "tests/php/test_spool_against_bridge.py",
     "tests/logpage/test_browser.py",
     "tests/logpage/test_login_limit.py::test_thirty_parallel_wrong_logins_across_processes_check_at_most_five",
-    "tests/test_concurrency.py",
-    "tests/test_debit_payments_workers.py",
-    "tests/test_metrics.py::test_web_and_a_separate_worker_process_are_summed",
-    "tests/test_metrics.py::test_forking_rq_workers_share_one_slot_and_their_totals_add_up",
-    "tests/test_metrics.py::test_metrics_server_serves_the_machine_directory",
-    "tests/test_metrics.py::test_gunicorn_sums_its_workers_cleans_at_start_and_keeps_a_dead_workers_totals",
-    "tests/test_queueing.py::test_every_action_is_final_without_the_relay",
-    "tests/test_relay.py::test_a_worker_killed_mid_send_loses_nothing",
-    "tests/test_run_command.py",
-    "tests/test_whmcs_events.py::test_each_event_reaches_the_customer",
-    "tests/test_whmcs_events.py::test_bridge_down_the_panel_spools_and_cron_delivers_one_event",
-    "tests/test_whmcs_events.py::test_no_secret_from_the_panel_reaches_the_database",
+    "tests/system/test_concurrency.py",
+    "tests/system/test_debit_payments_workers.py",
+    "tests/ops/test_metrics.py::test_web_and_a_separate_worker_process_are_summed",
+    "tests/ops/test_metrics.py::test_forking_rq_workers_share_one_slot_and_their_totals_add_up",
+    "tests/ops/test_metrics.py::test_metrics_server_serves_the_machine_directory",
+    "tests/ops/test_metrics.py::test_gunicorn_sums_its_workers_cleans_at_start_and_keeps_a_dead_workers_totals",
+    "tests/work/test_queueing.py::test_every_action_is_final_without_the_relay",
+    "tests/work/test_relay.py::test_a_worker_killed_mid_send_loses_nothing",
+    "tests/system/test_run_command.py",
+    "tests/hooks/test_whmcs_events.py::test_each_event_reaches_the_customer",
+    "tests/hooks/test_whmcs_events.py::test_bridge_down_the_panel_spools_and_cron_delivers_one_event",
+    "tests/hooks/test_whmcs_events.py::test_no_secret_from_the_panel_reaches_the_database",
 )
 
 
 # Unit tests, which `make check` must keep.
-UNITS = ("tests/test_catalog.py", "tests/test_intake.py")
+UNITS = ("tests/core/test_catalog.py", "tests/store/test_outbox.py")
 
 
 def test_the_whole_system_tests_and_only_they_are_marked_slow():
@@ -63,3 +65,27 @@ def test_the_whole_system_tests_and_only_they_are_marked_slow():
     assert [test for test in selected if test.startswith(UNITS)] == []
     # Collected, then left out by the marker: the units are there and not slow.
     assert "deselected" in collected.stdout.strip().splitlines()[-1]
+
+
+def test_every_test_under_tests_system_is_marked_slow():
+    collected = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            "not slow",
+            "tests/system",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert collected.returncode in (0, 5), collected.stdout + collected.stderr
+    assert [line for line in collected.stdout.splitlines() if "::" in line] == []
+    assert "deselected" in collected.stdout

@@ -36,6 +36,28 @@ from pathlib import Path
 from typing import Any
 
 PACKAGES = ("bridge", "hooks", "providers")
+# bridge/'s sub-packages, each a layer of the flow (or beside it), and `services`, the state
+# the app built (what the views, the scheduled jobs and the metrics read):
+BRIDGE_LAYERS = ("core", "store", "inbound", "planning", "work", "scheduled", "ops", "metrics", "logpage", "services")
+# What each layer may import besides itself: the one-way flow, written down and checked.
+# A layer not named here (the assembly `bridge`: app, cli, wiring, jobs; and `wsgi`) may
+# import anything, and nothing named here may import it.
+LAYER_RULES: dict[str, frozenset[str]] = {
+    "providers": frozenset(),
+    "bridge.core": frozenset(),
+    "bridge.metrics": frozenset({"bridge.core"}),
+    "hooks": frozenset({"bridge.core", "providers"}),
+    "bridge.store": frozenset({"bridge.core", "bridge.metrics"}),
+    "bridge.services": frozenset({"bridge.core", "bridge.store", "hooks", "providers"}),
+    "bridge.inbound": frozenset({"bridge.core", "bridge.store", "bridge.metrics", "bridge.services", "bridge.ops", "providers"}),
+    "bridge.work": frozenset({"bridge.core", "bridge.store", "bridge.metrics", "providers"}),
+    "bridge.planning": frozenset({"bridge.core", "bridge.store", "bridge.work", "hooks", "providers"}),
+    "bridge.scheduled": frozenset({"bridge.core", "bridge.store", "bridge.planning", "bridge.services", "hooks", "providers"}),
+    "bridge.ops": frozenset({"bridge.core", "bridge.store", "bridge.work", "bridge.metrics", "bridge.services"}),
+    "bridge.logpage": frozenset(
+        {"bridge.core", "bridge.store", "bridge.work", "bridge.metrics", "bridge.services", "bridge.inbound", "hooks"}
+    ),
+}
 TOP_LEVEL_MODULES = ("wsgi.py",)
 EXAMPLES_PER_PACKAGE_EDGE = 3
 
@@ -245,18 +267,44 @@ def module_cycles(graph: ImportGraph) -> list[Cycle]:
     return sorted(cycles, key=lambda cycle: cycle.modules)
 
 
-def top_level(module: str) -> str:
-    return module.split(".")[0]
+def layer(module: str) -> str:
+    """The part of the design a module belongs to: a sub-package of bridge/ (bridge.core,
+    bridge.store, ...) is a layer of its own; bridge's own top modules (the app factory,
+    the CLI, the wiring, the services, the jobs' entry point) are `bridge`, the assembly;
+    any other top-level package is one part (hooks, providers, wsgi)."""
+    parts = module.split(".")
+    if parts[0] == "bridge" and len(parts) > 1 and parts[1] in BRIDGE_LAYERS:
+        return f"bridge.{parts[1]}"
+    return parts[0]
 
 
 def package_edges(graph: ImportGraph) -> dict[tuple[str, str], list[Edge]]:
-    """Imports between different top-level packages (wsgi counts as its own), with every edge."""
+    """Imports between different layers (see `layer`), with every edge."""
     by_pair: dict[tuple[str, str], list[Edge]] = {}
     for edge in graph.edges:
-        pair = (top_level(edge.importer), top_level(edge.imported))
+        pair = (layer(edge.importer), layer(edge.imported))
         if pair[0] != pair[1]:
             by_pair.setdefault(pair, []).append(edge)
     return dict(sorted(by_pair.items()))
+
+
+def layer_cycles(pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """Layers that reach each other through their imports (any length of loop)."""
+    successors: dict[str, set[str]] = {}
+    for a, b in pairs:
+        successors.setdefault(a, set()).add(b)
+        successors.setdefault(b, set())
+    return sorted(c for c in strongly_connected_components(successors) if len(c) > 1)
+
+
+def broken_rules(packages: dict[tuple[str, str], list[Edge]]) -> list[Edge]:
+    """Every import that crosses into a layer its own layer may not use (LAYER_RULES)."""
+    broken = []
+    for (a, b), edges in packages.items():
+        allowed = LAYER_RULES.get(a)
+        if allowed is not None and b not in allowed:
+            broken.extend(edges)
+    return broken
 
 
 def report(graph: ImportGraph) -> dict[str, Any]:
@@ -277,7 +325,8 @@ def report(graph: ImportGraph) -> dict[str, Any]:
             }
             for (a, b), edges in packages.items()
         ],
-        "package_cycles": sorted([a, b] for a, b in pairs if a < b and (b, a) in pairs),
+        "package_cycles": layer_cycles(pairs),
+        "broken_layer_rules": [e.describe() for e in broken_rules(packages)],
         "dynamic_imports_not_followed": graph.dynamic,
     }
 
@@ -298,8 +347,15 @@ def print_text(result: dict[str, Any]) -> None:
         print(f"  {entry['importer']} -> {entry['imported']}: {entry['count']}")
         for example in entry["examples"]:
             print(f"    {example}")
-    for a, b in result["package_cycles"]:
-        print(f"  note: {a} and {b} import each other")
+    for members in result["package_cycles"]:
+        print(f"  LAYER CYCLE: {', '.join(members)} reach each other")
+    broken = result["broken_layer_rules"]
+    if broken:
+        print(f"\n{len(broken)} import(s) against the layer rules (LAYER_RULES in tools/import_graph.py):")
+        for edge in broken:
+            print(f"  {edge}")
+    else:
+        print("\nevery layer imports only what LAYER_RULES allows it")
     dynamic = result["dynamic_imports_not_followed"]
     if dynamic:
         print(f"\nimport_module() with a computed name, not followed: {', '.join(dynamic)}")
@@ -315,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
     else:
         print_text(result)
-    return 1 if result["module_cycles"] else 0
+    return 1 if result["module_cycles"] or result["package_cycles"] or result["broken_layer_rules"] else 0
 
 
 if __name__ == "__main__":

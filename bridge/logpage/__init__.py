@@ -1,7 +1,7 @@
 """The delivery log: what staff see, search, retry and export (issue 5).
 
 It only reads the bridge's tables. Whatever it changes goes through the existing write
-paths (bridge.transitions.move, bridge.intake.store_planned, bridge.queueing.requeue), so
+paths (bridge.store.transitions.move, bridge.store.outbox.store_planned, bridge.store.queueing.requeue), so
 every change is a recorded transition, and every staff act is also an AuditEntry.
 """
 

@@ -15,13 +15,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select, update
 
-from bridge.db import Database
+from bridge.inbound.rejections import rejection
 from bridge.logpage import queries
 from bridge.logpage.filters import Filters
 from bridge.logpage.shown import shown_row
-from bridge.models import Action, ApiToken, Event, utcnow
 from bridge.services import services
-from bridge.webhooks.rejections import rejection
+from bridge.store.db import Database
+from bridge.store.models import Action, ApiToken, Event, utcnow
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 MAX_LIMIT = 500

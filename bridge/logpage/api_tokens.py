@@ -9,8 +9,8 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from bridge.db import Database
-from bridge.models import ApiToken, utcnow
+from bridge.store.db import Database
+from bridge.store.models import ApiToken, utcnow
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ from flask_login import LoginManager, UserMixin
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bridge.db import Database
 from bridge.logpage.login_limit import LoginLimit, LoginLimited, clear_slots, take_slot
 from bridge.logpage.sessions import end_all_sessions, session_owner, start_session
-from bridge.models import StaffUser
 from bridge.services import services
+from bridge.store.db import Database
+from bridge.store.models import StaffUser
 
 __all__ = ["LoginLimit", "LoginLimited", "Staff", "WrongCredentials", "authenticate", "login_manager"]
 

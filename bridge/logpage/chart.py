@@ -13,8 +13,8 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bridge.models import Action
-from bridge.states import State
+from bridge.core.states import State
+from bridge.store.models import Action
 
 RANGES = {"24h": 24, "7d": 24 * 7}
 # Stacked bottom-up in this order; the colours live in the stylesheet (.st-<state>).

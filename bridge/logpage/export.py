@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from bridge.logpage.queries import client_name
 from bridge.logpage.shown import shown_row
-from bridge.models import Action, Event
+from bridge.store.models import Action, Event
 
 COLUMNS = (
     "event_id",

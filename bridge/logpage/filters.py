@@ -10,10 +10,9 @@ from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bridge.states import State
+from bridge.core.states import State
 
 # Who records events: the two webhooks, Twilio's receipts for unknown messages, the bridge itself.
-SOURCES = ("whmcs", "pagos360", "twilio", "bridge")
 # Channels no provider carries out: the planning, a hook's error, a recorded "nothing to do".
 INTERNAL_CHANNELS = ("plan", "hook", "none")
 

@@ -11,14 +11,13 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bridge.intake import store_planned
+from bridge.core.actions import PLAN_CHANNEL, PlannedAction
+from bridge.core.states import State
 from bridge.logpage.auth import Staff
-from bridge.models import Action, AuditEntry
-from bridge.planning import PLAN_CHANNEL
-from bridge.queueing import requeue
 from bridge.services import Services
-from bridge.states import State
-from hooks import PlannedAction
+from bridge.store.models import Action, AuditEntry
+from bridge.store.outbox import store_planned
+from bridge.store.queueing import requeue
 
 
 def audit(
@@ -43,7 +42,7 @@ def retryable_channels(svc: Services) -> frozenset[str]:
 
 def retry_actions(svc: Services, staff: Staff, action_ids: Iterable[int], why: str) -> list[int]:
     """Move each failed Action back to `queued` (reason naming the staff member) and queue it
-    after the commit (`bridge.queueing`).
+    after the commit (`bridge.store.queueing`).
 
     Returns the ids that moved; an Action no longer failed (a concurrent retry) is left alone.
     If Redis refuses the job, the Action stays `queued` and the relay queues it again.

@@ -1,6 +1,6 @@
 """Row ids as a URL carries them: ASCII digits naming a value the id columns can hold.
 
-Every table's id is `bridge.models.BigId`: BIGINT on PostgreSQL, INTEGER (the 64-bit rowid)
+Every table's id is `bridge.store.models.BigId`: BIGINT on PostgreSQL, INTEGER (the 64-bit rowid)
 on SQLite, so 1 to 2^63 - 1. A larger number makes the database driver raise (SQLite's
 "Python int too large", PostgreSQL's out-of-range errors) instead of finding nothing, so it is
 refused here, before any query: an id in a route is a page that does not exist (404), an id in

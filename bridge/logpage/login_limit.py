@@ -19,8 +19,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bridge.db import Database
-from bridge.models import LoginFailure, utcnow
+from bridge.store.db import Database
+from bridge.store.models import LoginFailure, utcnow
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,14 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from bridge.event_fields import EventShapeError
+from bridge.core.event_fields import EventShapeError
+from bridge.core.phones import whatsapp_number
+from bridge.core.settings import Settings
+from bridge.core.states import State
+from bridge.core.whmcs_params import hook_fields
 from bridge.logpage.filters import Filters
 from bridge.logpage.ids import BadId, parse_id
-from bridge.models import Action, ActionTransition, Attempt, AuditEntry, Event
-from bridge.phones import whatsapp_number
-from bridge.settings import Settings
-from bridge.states import State
-from bridge.whmcs_params import hook_fields
+from bridge.store.models import Action, ActionTransition, Attempt, AuditEntry, Event
 
 PAGE_SIZE = 50
 # The Actions looked into by an event's EXISTS filters: an alias, so that the subquery
@@ -96,10 +96,10 @@ def _search(query: str, region: str) -> list[ColumnElement[bool]]:
     """What the search box matches. A message sid, an email address or a phone number is
     looked up by the index on the Actions (provider_ref, recipient): fast at any size. A phone
     number is one term however it is typed ("0351 15 555-1234", "+54 9 351…"): normalised as
-    the hooks do (bridge.phones) to the E.164 form the recipients are stored in.
+    the hooks do (bridge.core.phones) to the E.164 form the recipients are stored in.
 
     Anything else is split into words that must each match somewhere: the event id, the
-    client id, or the event's search words (bridge.search: names, emails, phones, invoice
+    client id, or the event's search words (bridge.store.search: names, emails, phones, invoice
     numbers, filled at intake and by the planner), a trigram-indexed column on PostgreSQL.
     """
     query = query.strip()

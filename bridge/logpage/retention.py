@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 
-from bridge.db import Database
-from bridge.models import Event, utcnow
+from bridge.store.db import Database
+from bridge.store.models import Event, utcnow
 
 BATCH = 500
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from bridge.models import StaffSession, StaffUser
+from bridge.store.models import StaffSession, StaffUser
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""What staff see of the rows: built here, masked here (bridge.logpage.masking.Masker).
+"""What staff see of the rows: built here, masked here (bridge.core.masking.Masker).
 
 The event page, the CSV/XLSX export and the JSON API read these, never the rows' own
 recipient, error, reason or payload fields, so that a new place that shows an Action shows
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bridge.logpage.masking import Masker, format_phone, mask_recipient, personal_recipients
+from bridge.core.masking import Masker, format_phone, mask_recipient, personal_recipients
 from bridge.logpage.queries import EventDetail
-from bridge.models import Action, AuditEntry, Event
+from bridge.store.models import Action, AuditEntry, Event
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from sqlalchemy import select
 from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response as BaseResponse
 
+from bridge.core.states import State
+from bridge.inbound import event_sources
 from bridge.logpage import chart, export, queries
 from bridge.logpage.auth import (
     LoginLimit,
@@ -27,15 +29,14 @@ from bridge.logpage.auth import (
     change_own_password,
     login_manager,
 )
-from bridge.logpage.filters import INTERNAL_CHANNELS, SOURCES, Filters
+from bridge.logpage.filters import INTERNAL_CHANNELS, Filters
 from bridge.logpage.fixing import audit, replay_event, retry_actions, retryable_channels
 from bridge.logpage.forms import ButtonForm, LoginForm, PasswordForm
 from bridge.logpage.security import csrf, safe_next_path
 from bridge.logpage.sessions import end_session
 from bridge.logpage.shown import shown_event
-from bridge.models import Action, StaffUser
 from bridge.services import services
-from bridge.states import State
+from bridge.store.models import Action, StaffUser
 
 blueprint = Blueprint(
     "logpage",
@@ -184,7 +185,7 @@ def events() -> str:
         count_cap=queries.COUNT_CAP,
         filters=filters,
         types=types,
-        sources=SOURCES,
+        sources=event_sources(),
         channels=sorted({*svc.providers, *INTERNAL_CHANNELS}),
         states=[s.value for s in State],
         refresh=svc.settings.log_refresh_seconds,

@@ -3,11 +3,11 @@
 Every process of the bridge (gunicorn's web workers, RQ workers and their work-horses, the
 relay) writes its counters to files in one directory, METRICS_DIR (default
 `<INSTANCE_PATH>/metrics`), with prometheus_client's multiprocess mode; the web's
-`/metrics` adds them up (bridge.metrics.endpoint), and on a machine without the web
-`flask --app wsgi metrics-server` serves the same sum (bridge.metrics.server). Gauges
+`/metrics` adds them up (bridge.ops.metrics_endpoint), and on a machine without the web
+`flask --app wsgi metrics-server` serves the same sum (bridge.ops.metrics_server). Gauges
 that describe the system rather than one process (Actions by state, queue depth) are not
 written by anyone: they are read from the database and Redis at scrape time
-(bridge.metrics.collector).
+(bridge.ops.metrics_collector).
 
 Getting multiprocess mode right in every process:
 - prometheus_client picks its value class from PROMETHEUS_MULTIPROC_DIR *when it is first
@@ -20,7 +20,7 @@ Getting multiprocess mode right in every process:
 - The parents set it too, so that a child importing prometheus_client before `create_app`
   (a library's own metrics) is also in multiprocess mode: gunicorn's master
   (bridge.metrics.gunicorn_hooks), and `flask --app wsgi up`, whose own `create_app` put
-  it in the environment that bridge.runner hands to web, worker and relay.
+  it in the environment that bridge.ops.runner hands to web, worker and relay.
 - `configure` then installs prometheus_client's own `MultiProcessValue` with a slot-based
   process identifier (bridge.metrics.slots) in place of the pid, whatever was imported
   before: with RQ's forking worker a pid is one job, and pid-named files would pile up
@@ -61,7 +61,7 @@ _metrics: BridgeMetrics | None = None
 def prepare_directory(directory: str | Path) -> Path:
     """Create the directory, put it in this process's environment (inherited by the
     processes it starts), and return it resolved. Raises SettingsError naming METRICS_DIR."""
-    from bridge.settings import SettingsError
+    from bridge.core.settings import SettingsError
 
     path = Path(directory).resolve()
     try:

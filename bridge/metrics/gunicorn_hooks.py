@@ -20,7 +20,7 @@ from bridge.metrics.slots import sweep
 
 
 def _directory() -> str:
-    from bridge.settings import load_settings
+    from bridge.core.settings import load_settings
 
     return load_settings().metrics_dir
 

@@ -13,9 +13,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from bridge.inbound.signing import signed_request
 from bridge.logpage.auth import create_staff
 from bridge.services import services
-from bridge.signing import signed_request
 from tests.helpers import SECRET, load_sample
 
 EMAIL = "ana@hosting.example"

@@ -8,10 +8,10 @@ import stat
 
 import pytest
 
+from bridge.core.states import State
 from bridge.logpage.security import CONTENT_SECURITY_POLICY
-from bridge.models import AuditEntry, LoginFailure
 from bridge.services import services
-from bridge.states import State
+from bridge.store.models import AuditEntry, LoginFailure
 from tests.helpers import actions_of, count
 from tests.logpage.conftest import EMAIL, PASSWORD, csrf_of, log_in
 

@@ -19,8 +19,8 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect, sync_playwright
 
+from bridge.core.states import State
 from bridge.services import services
-from bridge.states import State
 from tests.helpers import actions_of, attempts_of, serve_app
 from tests.logpage.conftest import EMAIL, PASSWORD
 from tests.logpage.test_list import other_client

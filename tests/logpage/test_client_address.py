@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from bridge.core.settings import SettingsError
 from bridge.logpage.auth import create_staff
-from bridge.models import LoginFailure
 from bridge.services import services
-from bridge.settings import SettingsError
+from bridge.store.models import LoginFailure
 from tests.logpage.conftest import EMAIL, PASSWORD, log_in_from
 
 

@@ -7,9 +7,9 @@ import html
 
 from sqlalchemy import select
 
-from bridge.models import Action, AuditEntry
+from bridge.core.states import State
 from bridge.services import services
-from bridge.states import State
+from bridge.store.models import Action, AuditEntry
 from tests.helpers import actions_of, attempts_of, count, transitions_of
 from tests.logpage.conftest import EMAIL, csrf_of
 from tests.logpage.test_list import other_client

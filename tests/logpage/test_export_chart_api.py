@@ -13,8 +13,8 @@ from openpyxl import load_workbook
 
 from bridge.logpage.api import token_hash
 from bridge.logpage.export import COLUMNS, safe_cell
-from bridge.models import Action, ApiToken, Attempt, Event, StaffUser, utcnow
 from bridge.services import services
+from bridge.store.models import Action, ApiToken, Attempt, Event, StaffUser, utcnow
 from tests.helpers import actions_of, count
 from tests.logpage.conftest import cli, log_in
 from tests.logpage.test_list import other_client

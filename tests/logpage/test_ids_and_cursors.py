@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bridge.core.states import State
 from bridge.logpage import api as api_module
-from bridge.models import Action, AuditEntry, Event
 from bridge.services import services
-from bridge.states import State
+from bridge.store.models import Action, AuditEntry, Event
 from tests.logpage.conftest import cli, csrf_of
 from tests.logpage.test_list import listed
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from bridge.models import Action, Event
+from bridge.core.states import State
 from bridge.services import services
-from bridge.states import State
+from bridge.store.models import Action, Event
 from tests.helpers import actions_of, load_sample
 
 EVENT_ROW = re.compile(r'data-event-id="(\d+)"')

@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from bridge.logpage.auth import create_staff
-from bridge.models import LoginFailure, utcnow
 from bridge.services import services
+from bridge.store.models import LoginFailure, utcnow
 from tests.helpers import REPO, count, wait_until_healthy
 from tests.logpage.conftest import EMAIL, PASSWORD, csrf_of, log_in_from
 from tests.support.prism import free_port

@@ -16,9 +16,9 @@ import pytest
 import responses
 from openpyxl import load_workbook
 
-from bridge.logpage.masking import mask_recipient
+from bridge.core.masking import mask_recipient
+from bridge.core.states import State
 from bridge.services import services
-from bridge.states import State
 from tests.helpers import actions_of, load_sample
 from tests.logpage.conftest import EMAIL, cli, closed_port, csrf_of
 

@@ -1,7 +1,7 @@
 """The hook file's secret-key rule is the bridge's: both read tests/fixtures/secret_keys.json.
 
 Runs the real PHP functions (tests/php/secret_keys.php includes the hook file) and compares
-them with bridge.secret_keys, key by key, so that the two implementations cannot drift.
+them with bridge.core.secret_keys, key by key, so that the two implementations cannot drift.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.secret_keys import is_secret_key, normalise_key
+from bridge.core.secret_keys import is_secret_key, normalise_key
 
 HERE = Path(__file__).parent
 FIXTURE = json.loads((HERE.parent / "fixtures" / "secret_keys.json").read_text())

@@ -10,7 +10,7 @@ import pytest
 
 from providers.base import ProviderError
 from providers.pagos360 import NotFound, Pagos360Api
-from tests.pagos360_stand_in import Pagos360StandIn, load, pagos360_stand_in
+from tests.support.pagos360_stand_in import Pagos360StandIn, load, pagos360_stand_in
 
 
 @pytest.fixture

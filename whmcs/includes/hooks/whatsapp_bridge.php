@@ -173,7 +173,7 @@ const CUSTOM_FIELD_HOOKS = ['ClientAdd', 'ClientEdit'];
 /* ---------------------------------------------------------------------------
  * Secret key names. A second line behind the allow-lists: a key that names a
  * secret is never sent, even if an allow-list names it. The same rule as the
- * bridge's bridge/secret_keys.py (keep the two identical): the key is split
+ * bridge's bridge/core/secret_keys.py (keep the two identical): the key is split
  * into lowercase words (separators, camelCase, digits after letters), and it
  * is secret when it ends with a secret term, then optionally a qualifier
  * (confirm, again, hash, ...) and a number. Long terms count glued to the

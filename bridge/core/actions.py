@@ -1,0 +1,24 @@
+"""What a handler asks for: a PlannedAction, and the names of the channels that carry
+Actions out. The planner stores each PlannedAction as an Action row; the worker hands it
+to the executor of its channel (bridge/work/executors.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# The planning Action every event starts with: its executor is the planner.
+PLAN_CHANNEL = "plan"
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    """One thing to do. `skip_reason` set: recorded as skipped (e.g. no usable phone).
+
+    `channel` names the provider that carries it out ("whatsapp", "email"); "none" is a
+    decision recorded for the staff with nothing to carry out (always skipped)."""
+
+    channel: str
+    recipient: str
+    content: dict[str, Any]
+    skip_reason: str | None = None

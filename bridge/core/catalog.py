@@ -1,0 +1,165 @@
+"""The company's editable configuration: message templates and routing, from `config/`.
+
+Loaded and compiled once at start-up, so a typo in a template or a TOML file stops the
+service with the file's name instead of failing later inside a worker.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Template, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+from bridge.core.settings import DEFAULT_CONFIG_DIR, SettingsError
+
+# Sandboxed: templates are edited by admins, values come from customers. One environment
+# for every catalog, so that a template compiled once serves each app built afterwards.
+_SANDBOX = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+
+
+@lru_cache(maxsize=4096)
+def compile_template(source: str) -> Template:
+    """The compiled form of one template's text, compiled once per process.
+
+    Compiling is nearly all the cost of building a Catalog, and a process may build several
+    (a test session builds hundreds of apps). The key is the template's own text, so an edited
+    file is compiled afresh whatever its modification time says; a template that does not
+    compile raises TemplateSyntaxError on every call (errors are not cached). Compiled
+    templates hold no state between renders, so sharing them between catalogs is safe.
+    The bound keeps a process that rebuilds apps from edited folders from growing without end.
+    """
+    return _SANDBOX.from_string(source)
+
+
+@dataclass(frozen=True)
+class ClientPolicy:
+    """`[clients]` in routing.toml: who among the clients gets messages."""
+
+    exclude_groups: frozenset[int] = frozenset()
+    whatsapp_optout_field: str = ""  # a client custom field id; "on" there means no WhatsApp
+    contacts: bool = True  # also email the contacts whose WHMCS preferences cover the notice
+
+
+@dataclass(frozen=True)
+class StaffPolicy:
+    """`[staff]` in routing.toml: which events the company's own staff hear about."""
+
+    events: frozenset[str] = frozenset()
+    emails: tuple[str, ...] = ()
+    whatsapp: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WhatsAppTemplate:
+    content_sid: str
+    variables: tuple[str, ...]
+
+    def content_variables(self, values: dict[str, Any]) -> dict[str, str]:
+        """Twilio's ContentVariables: {"1": ..., "2": ...} in the configured order."""
+        return {str(i): str(values.get(name, "")) for i, name in enumerate(self.variables, start=1)}
+
+
+class Catalog:
+    """Templates per event and language, channels per event, WhatsApp template ids."""
+
+    def __init__(self, config_dir: Path = DEFAULT_CONFIG_DIR, default_language: str = "es") -> None:
+        self.config_dir = config_dir
+        self.default_language = default_language
+        routing = _read_toml(config_dir / "routing.toml")
+        self.company: dict[str, Any] = routing.get("company", {})
+        self._channels = {name: tuple(spec.get("channels", ())) for name, spec in routing.get("events", {}).items()}
+        self.locales: dict[str, str] = {"es": "es_AR", "en": "en_US", "pt_BR": "pt_BR", "it": "it_IT"}
+        self.locales.update(routing.get("locales", {}))
+        clients = routing.get("clients", {})
+        self.clients = ClientPolicy(
+            exclude_groups=frozenset(int(g) for g in clients.get("exclude_groups", ())),
+            whatsapp_optout_field=str(clients.get("whatsapp_optout_field", "") or ""),
+            contacts=bool(clients.get("contacts", True)),
+        )
+        staff = routing.get("staff", {})
+        self.staff = StaffPolicy(
+            events=frozenset(staff.get("events", ())),
+            emails=tuple(staff.get("emails", ())),
+            whatsapp=tuple(staff.get("whatsapp", ())),
+        )
+        self._wa_templates = {
+            (event, lang): WhatsAppTemplate(spec["content_sid"], tuple(spec.get("variables", ())))
+            for event, langs in routing.get("whatsapp_templates", {}).items()
+            for lang, spec in langs.items()
+        }
+        self._templates: dict[tuple[str, str, str], Template] = {}
+        for path in sorted((config_dir / "messages").glob("*.toml")):
+            for event, parts in _read_toml(path).items():
+                for part, source in parts.items():
+                    try:
+                        self._templates[(path.stem, event, part)] = compile_template(source)
+                    except TemplateSyntaxError as exc:
+                        raise SettingsError(f"{path}: [{event}].{part}: template error: {exc}") from None
+        if not any(lang == default_language for lang, _, _ in self._templates):
+            raise SettingsError(f"DEFAULT_LANGUAGE: no messages in {config_dir / 'messages'} for '{default_language}'")
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted({lang for lang, _, _ in self._templates})
+
+    def channels_for(self, event_type: str) -> tuple[str, ...]:
+        return self._channels.get(event_type, ())
+
+    def language_for(self, requested: str | None) -> str:
+        """WHMCS stores languages as names ("spanish", "english", "portuguese-br"); map to ours."""
+        code = _LANGUAGE_NAMES.get((requested or "").strip().lower(), (requested or "").strip().lower())
+        return code if code in self.languages else self.default_language
+
+    def parts(self) -> list[tuple[str, str, str]]:
+        """Every (language, event, part) that has a template."""
+        return list(self._templates)
+
+    def locale_for(self, language: str) -> str:
+        """The Babel locale that formats money and dates for a message language."""
+        return self.locales.get(language, language)
+
+    def has(self, language: str, event_type: str, part: str) -> bool:
+        return (language, event_type, part) in self._templates or (
+            self.default_language,
+            event_type,
+            part,
+        ) in self._templates
+
+    def render(self, language: str, event_type: str, part: str, variables: dict[str, Any]) -> str:
+        """Render one part, falling back to the default language when a translation is missing."""
+        template = self._templates.get((language, event_type, part)) or self._templates.get(
+            (self.default_language, event_type, part)
+        )
+        if template is None:
+            raise KeyError(f"no '{part}' message for {event_type} in {language} or {self.default_language}")
+        return template.render(**variables).strip()
+
+    def whatsapp_template(self, event_type: str, language: str) -> WhatsAppTemplate | None:
+        return self._wa_templates.get((event_type, language))
+
+
+_LANGUAGE_NAMES = {
+    "spanish": "es",
+    "español": "es",
+    "english": "en",
+    "portuguese-br": "pt_BR",
+    "portuguese-pt": "pt_BR",
+    "portuguese": "pt_BR",
+    "pt-br": "pt_BR",
+    "italian": "it",
+}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise SettingsError(f"{path}: missing (BRIDGE_CONFIG_DIR points at the folder holding it)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None

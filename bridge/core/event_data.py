@@ -1,0 +1,130 @@
+"""What the hooks know about an event once the planner has looked it up: plain values.
+
+The planner (bridge.planning.planner) fills these from the hook's own parameters and, when the
+WHMCS API is configured, from WHMCS itself. Any of them may be None when neither source
+had it; the hooks turn that into a skipped Action with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Client:
+    id: str
+    firstname: str = ""
+    lastname: str = ""
+    companyname: str = ""
+    email: str = ""
+    phonenumber: str = ""
+    phonecc: str = ""
+    country: str = ""
+    language: str = ""
+    groupid: int = 0
+    currency_code: str = ""
+    # WHMCS email preferences: general, invoice, product, domain, support, affiliate.
+    email_preferences: dict[str, bool] = field(default_factory=dict)
+    custom_fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def fullname(self) -> str:
+        return f"{self.firstname} {self.lastname}".strip()
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: str
+    firstname: str
+    lastname: str
+    email: str
+    # Which kinds of email WHMCS sends this contact: general, invoice, product, domain.
+    receives: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Invoice:
+    id: str
+    number: str
+    client_id: str = ""
+    total: Decimal | None = None
+    balance: Decimal | None = None
+    currency_code: str = ""
+    due_date: date | None = None
+    date_paid: date | None = None
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    name: str = ""
+    domain: str = ""
+    suspend_reason: str = ""
+
+
+@dataclass(frozen=True)
+class Quote:
+    id: str
+    subject: str = ""
+    total: Decimal | None = None
+    valid_until: date | None = None
+    client_id: str = ""
+
+
+@dataclass(frozen=True)
+class EventData:
+    client: Client | None = None
+    contacts: tuple[Contact, ...] = ()
+    invoice: Invoice | None = None
+    service: Service | None = None
+    quote: Quote | None = None
+    domain_name: str = ""
+    # Card direct debit (Pagos360 events): the entity read back, and the WHMCS group
+    # that exempts signed clients from suspension.
+    adhesion: Adhesion | None = None
+    debit: Debit | None = None
+    debit_group_id: int | None = None
+    # Why `client` is None, for the skip reason.
+    missing: str = ""
+    lookups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Adhesion:
+    """A Pagos360 card adhesion as its API describes it, with the bridge's own record."""
+
+    pagos360_id: str
+    state: str
+    client_id: str
+    state_comment: str = ""
+    card_brand: str = ""
+    last_four: str = ""
+    debit_day: int | None = None
+    previous_group_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Debit:
+    """A Pagos360 card debit request as its API describes it."""
+
+    pagos360_id: str
+    state: str
+    client_id: str
+    invoice_id: str
+    amount: Decimal | None = None
+    state_comment: str = ""
+    paid_at: str = ""  # as Pagos360 wrote it, ISO 8601 with offset
+    adhesion_id: str = ""
+    # The bridge's own request for this debit (bridge.scheduled.debit_cycle), when it made it: the
+    # amount it asked for and the invoice it was for. None: made by hand in Pagos360.
+    requested_amount: Decimal | None = None
+    requested_invoice_id: str = ""
+    # Why the invoice the debit names could not be read (it does not exist in WHMCS).
+    invoice_problem: str = ""
+    # Its payment into WHMCS as bridge.work.payments has it: "" (none yet), "claimed" (being
+    # added, or its outcome unknown) or "done"; and the Action that claimed it.
+    payment_state: str = ""
+    payment_action: int | None = None

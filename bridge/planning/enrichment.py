@@ -1,0 +1,224 @@
+"""Look up what an event's hooks need: from the hook's own parameters, then from WHMCS.
+
+Each WHMCS call is made at most once per event (the planner resolves everything before
+any hook runs), and the raw answers are never stored: only the fields the messages use
+end up in EventData, so no password hash or credential WHMCS returns is kept.
+
+Every field is read through bridge.core.event_fields: one of the wrong shape raises
+EventShapeError naming it (as the hook wrote it, e.g. `params.clientsdetails`, or as the
+API answered it, e.g. `GetClientsDetails.groupid`), which fails the planning for good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from bridge.core.event_data import Client, Contact, EventData, Invoice, Quote, Service
+from bridge.core.event_fields import first_identifier, identifier, mapping, money, number, text
+from bridge.core.whmcs_params import HookFields, hook_fields
+from providers.whmcs_api import NotFound, WhmcsApi
+
+CONTACT_PREFERENCES = {
+    "general": "generalemails",
+    "invoice": "invoiceemails",
+    "product": "productemails",
+    "domain": "domainemails",
+}
+
+
+class Enricher:
+    def __init__(self, whmcs: WhmcsApi | None) -> None:
+        self.whmcs = whmcs
+        self.lookups: list[str] = []
+
+    def resolve(self, params: dict[str, Any], needs: frozenset[str]) -> EventData:
+        """EventData for these hook parameters. Raises NotFound when the client is gone,
+        ProviderError when WHMCS cannot be asked right now, EventShapeError when a field
+        has the wrong shape."""
+        hook = hook_fields(params)
+        flat, at = hook.fields, hook.at
+        invoice = self._invoice(flat, at) if "invoice" in needs else None
+        quote = self._quote(flat, at) if "quote" in needs else None
+        service = self._service(flat, at) if "service" in needs else None
+        domain_name = self._domain_name(flat, at) if "domain" in needs else ""
+        client_id = first_identifier(
+            *hook.client_id_candidates(),
+            (invoice.client_id if invoice else None, "invoice's userid"),
+            (quote.client_id if quote else None, "quote's userid"),
+        )
+        client, missing = None, ""
+        if "client" in needs or "contacts" in needs:
+            client, missing = self._client(client_id, hook)
+        contacts = self._contacts(client.id) if client and "contacts" in needs else ()
+        return EventData(
+            client=client,
+            contacts=contacts,
+            invoice=invoice,
+            service=service,
+            quote=quote,
+            domain_name=domain_name,
+            missing=missing,
+            lookups=tuple(self.lookups),
+        )
+
+    def _call(self, action: str, **params: Any) -> dict[str, Any]:
+        assert self.whmcs is not None
+        self.lookups.append(action)
+        return self.whmcs.call(action, **params)
+
+    def _client(self, client_id: str | None, hook: HookFields) -> tuple[Client | None, str]:
+        not_configured = "the WHMCS API is not configured (WHMCS_API_URL)"
+        if not client_id:
+            return None, "the event names no client" + (f", and {not_configured}" if self.whmcs is None else "")
+        if self.whmcs is None:
+            details = hook.client_details
+            source, where = (details, f"{hook.at}clientsdetails.") if details else (hook.fields, hook.at)
+            if not source.get("email") and not source.get("phonenumber"):
+                return None, f"no client details in the event, and {not_configured}"
+            return _client_from(client_id, source, where), ""
+        try:
+            answer = self._call("GetClientsDetails", clientid=client_id, stats="false")
+        except NotFound:
+            raise NotFound(f"client {client_id} no longer exists in WHMCS") from None
+        row = mapping(answer.get("client"), "GetClientsDetails.client")
+        return _client_from(client_id, row or answer, "GetClientsDetails."), ""
+
+    def _contacts(self, client_id: str) -> tuple[Contact, ...]:
+        if self.whmcs is None:
+            return ()
+        rows = whmcs_rows(self._call("GetContacts", userid=client_id, limitnum=250), "contacts", "contact")
+        where = "GetContacts.contact."
+        return tuple(
+            Contact(
+                id=text(row.get("id"), f"{where}id"),
+                firstname=text(row.get("firstname"), f"{where}firstname"),
+                lastname=text(row.get("lastname"), f"{where}lastname"),
+                email=text(row.get("email"), f"{where}email"),
+                receives=frozenset(kind for kind, key in CONTACT_PREFERENCES.items() if _truthy(row.get(key))),
+            )
+            for row in rows
+        )
+
+    def _invoice(self, flat: Mapping[str, Any], at: str) -> Invoice | None:
+        invoice_id = identifier(flat.get("invoiceid"), f"{at}invoiceid")
+        if not invoice_id:
+            return None
+        if self.whmcs is None:
+            return Invoice(
+                id=invoice_id,
+                number=text(flat.get("invoicenum"), f"{at}invoicenum") or invoice_id,
+                client_id=text(flat.get("userid"), f"{at}userid"),
+            )
+        answer = self._call("GetInvoice", invoiceid=invoice_id)
+        return Invoice(
+            id=invoice_id,
+            number=text(answer.get("invoicenum"), "GetInvoice.invoicenum") or invoice_id,
+            client_id=text(answer.get("userid"), "GetInvoice.userid"),
+            total=money(answer.get("total"), "GetInvoice.total"),
+            balance=money(answer.get("balance"), "GetInvoice.balance"),
+            currency_code=text(answer.get("currencycode"), "GetInvoice.currencycode"),
+            due_date=_date(answer.get("duedate")),
+            date_paid=_date(answer.get("datepaid")),
+            status=text(answer.get("status"), "GetInvoice.status"),
+        )
+
+    def _quote(self, flat: Mapping[str, Any], at: str) -> Quote | None:
+        quote_id = identifier(flat.get("quoteid"), f"{at}quoteid")
+        if not quote_id:
+            return None
+        if self.whmcs is None:
+            return Quote(
+                id=quote_id,
+                subject=text(flat.get("subject"), f"{at}subject"),
+                client_id=text(flat.get("userid"), f"{at}userid"),
+            )
+        rows = whmcs_rows(self._call("GetQuotes", quoteid=quote_id), "quotes", "quote")
+        if not rows:
+            raise NotFound(f"quote {quote_id} no longer exists in WHMCS")
+        row = rows[0]
+        return Quote(
+            id=quote_id,
+            subject=text(row.get("subject"), "GetQuotes.quote.subject"),
+            total=money(row.get("total"), "GetQuotes.quote.total"),
+            valid_until=_date(row.get("validuntil")),
+            client_id=text(row.get("userid"), "GetQuotes.quote.userid"),
+        )
+
+    def _service(self, flat: Mapping[str, Any], at: str) -> Service | None:
+        service_id = first_identifier(
+            (flat.get("serviceid"), f"{at}serviceid"), (flat.get("accountid"), f"{at}accountid")
+        )
+        if not service_id:
+            return None
+        name = text(flat.get("productname"), f"{at}productname") or text(flat.get("name"), f"{at}name")
+        domain = text(flat.get("domain"), f"{at}domain")
+        if not name and self.whmcs is not None:
+            rows = whmcs_rows(self._call("GetClientsProducts", serviceid=service_id), "products", "product")
+            if rows:
+                name = text(rows[0].get("name"), "GetClientsProducts.product.name")
+                domain = domain or text(rows[0].get("domain"), "GetClientsProducts.product.domain")
+        suspend_reason = text(flat.get("suspendreason"), f"{at}suspendreason")
+        return Service(id=service_id, name=name, domain=domain, suspend_reason=suspend_reason)
+
+    def _domain_name(self, flat: Mapping[str, Any], at: str) -> str:
+        name = text(flat.get("domain"), f"{at}domain") or text(flat.get("domainname"), f"{at}domainname")
+        domain_id = identifier(flat.get("domainid"), f"{at}domainid")
+        if name or self.whmcs is None or not domain_id:
+            return name
+        try:
+            rows = whmcs_rows(self._call("GetClientsDomains", domainid=domain_id), "domains", "domain")
+        except NotFound:
+            return ""  # deleted before we asked: the PHP hook adds the name for this reason
+        return text(rows[0].get("domainname"), "GetClientsDomains.domain.domainname") if rows else ""
+
+
+def _client_from(client_id: str, row: Mapping[str, Any], where: str) -> Client:
+    """The client from a hook's fields or GetClientsDetails's answer; `where` prefixes
+    the field names in a shape error."""
+    key = "customfields" if "customfields" in row else "customFields"
+    custom = row.get(key)
+    if isinstance(custom, list):  # the API: [{"id": 7, "value": "on"}]; hooks: {"7": "on"}
+        custom = {str(item.get("id")): str(item.get("value") or "") for item in custom if isinstance(item, dict)}
+    custom = mapping(custom, f"{where}{key}")
+    preferences = mapping(row.get("email_preferences"), f"{where}email_preferences")
+
+    def field(name: str) -> str:
+        return text(row.get(name), f"{where}{name}")
+
+    return Client(
+        id=str(client_id),
+        firstname=field("firstname"),
+        lastname=field("lastname"),
+        companyname=field("companyname"),
+        email=field("email"),
+        phonenumber=field("phonenumber"),
+        phonecc=field("phonecc"),
+        country=field("countrycode") or field("country"),
+        language=field("language"),
+        groupid=number(row.get("groupid"), f"{where}groupid"),
+        currency_code=field("currency_code"),
+        email_preferences={str(k): _truthy(v) for k, v in preferences.items()},
+        custom_fields={str(k): text(v, f"{where}{key}.{k}") for k, v in custom.items()},
+    )
+
+
+def whmcs_rows(answer: dict[str, Any], outer: str, inner: str) -> list[dict[str, Any]]:
+    """WHMCS wraps lists as {"quotes": {"quote": [...]}}, or "" when there are none."""
+    block = answer.get(outer)
+    rows = block.get(inner) if isinstance(block, dict) else None
+    if isinstance(rows, dict):
+        rows = [rows]
+    return [row for row in rows or [] if isinstance(row, dict)]
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "on", "yes")
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None  # WHMCS writes "0000-00-00" for "never"
