@@ -8,10 +8,13 @@ the worker command hand its app to bridge.jobs without the two importing each ot
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+if TYPE_CHECKING:
+    from bridge.services import Services
 
 
 def build_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Flask:
@@ -73,5 +76,32 @@ def build_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str
 
     metrics_endpoint.register(app)
     install_request_log(app)
-
+    if settings.bridge_env == "production":
+        report_missing_templates(app.extensions["bridge"])
     return app
+
+
+def report_missing_templates(svc: Services) -> None:
+    """Production start-up says which WhatsApp notices have no approved template: outside
+    the 24-hour window WhatsApp would not deliver them (`flask --app wsgi templates sync`)."""
+    import logging
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bridge.store.templates import missing_templates
+
+    log = logging.getLogger("bridge.startup")
+    try:
+        with svc.db.session() as session:
+            missing = missing_templates(session, svc.catalog, dry_run=not svc.settings.twilio_configured)
+    except SQLAlchemyError as exc:  # not migrated yet: `flask --app wsgi migrate` says so
+        log.warning("could not read the WhatsApp templates: %s", type(exc).__name__)
+        return
+    if missing:
+        listed = ", ".join(f"{event} ({language})" for event, language in missing)
+        log.warning(
+            "%d WhatsApp notices have no approved template and reach customers only inside the 24-hour"
+            " window: %s; run `flask --app wsgi templates sync`, then `templates status`",
+            len(missing),
+            listed,
+        )

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 import requests
 from flask import Flask
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from bridge.ops.metrics_server import metrics_server_command
@@ -38,6 +39,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(revoke_api_token_command)
     app.cli.add_command(prune_command)
     app.cli.add_command(metrics_server_command)
+    app.cli.add_command(templates_group)
 
 
 def _app() -> Flask:
@@ -143,15 +145,21 @@ def worker_command(burst: bool) -> None:
 @click.option("--once", is_flag=True, help="One pass, then exit.")
 def relay_command(once: bool) -> None:
     """Re-queue what the queue lost and queue due retries every RELAY_INTERVAL_SECONDS;
-    report dead letters to the staff every DEAD_LETTER_REPORT_SECONDS; start the daily
-    debit cycle after DEBIT_CYCLE_HOUR."""
+    report dead letters to the staff every DEAD_LETTER_REPORT_SECONDS; ask Twilio about the
+    WhatsApp templates under review every TEMPLATE_POLL_SECONDS; start the daily debit cycle
+    after DEBIT_CYCLE_HOUR."""
+    from datetime import timedelta
+
     from bridge.scheduled.dead_letters import report_dead_letters
     from bridge.scheduled.debit_cycle import run_if_due
+    from bridge.scheduled.template_sync import poll_templates
     from bridge.store.models import utcnow
-    from bridge.wiring import build_relay
+    from bridge.wiring import build_content_api, build_relay
 
     svc = services(_app())
     relay = build_relay(svc)
+    content = build_content_api(svc.settings)
+    poll_every = timedelta(seconds=svc.settings.template_poll_seconds)
     next_report = time.monotonic()
     while True:
         try:
@@ -159,6 +167,7 @@ def relay_command(once: bool) -> None:
             if time.monotonic() >= next_report:
                 report_dead_letters(svc)
                 next_report = time.monotonic() + svc.settings.dead_letter_report_seconds
+            poll_templates(svc, content, utcnow(), poll_every)
             if svc.settings.pagos360_api_key:
                 run_if_due(svc, utcnow())
             if once:
@@ -173,10 +182,24 @@ def relay_command(once: bool) -> None:
 
 @click.command("up")
 def up_command() -> None:
-    """Embedded mode: migrate, then run web, worker and relay together until Ctrl-C."""
-    from bridge.ops.runner import run_all
+    """Embedded mode: migrate, then run web, worker and relay together until Ctrl-C.
 
-    run_all(_app())
+    With no Twilio credentials the WhatsApp templates are synced at start (a dry run
+    approves them all), so that messages go as templates, as they would in production."""
+    from bridge.ops.runner import run_all
+    from bridge.scheduled.template_sync import sync_templates
+    from bridge.wiring import build_content_api
+
+    app = _app()
+    svc = services(app)
+
+    def dry_run_templates() -> None:
+        content = build_content_api(svc.settings)
+        if content.dry_run:
+            report = sync_templates(svc.db, svc.catalog, content)
+            click.echo(f"bridge: WhatsApp templates (dry run): {report.summary()}")
+
+    run_all(app, prepare=dry_run_templates)
 
 
 @click.command("debit-cycle")
@@ -298,3 +321,44 @@ def prune_command(days: int | None) -> None:
     days = days or svc.settings.retention_days
     deleted = prune(svc.db, days)
     click.echo(f"deleted {deleted} events older than {days} days")
+
+
+@click.group("templates", cls=AppGroup)
+def templates_group() -> None:
+    """WhatsApp templates: make them on Twilio from the message files, and see their state."""
+
+
+@templates_group.command("sync")
+def templates_sync_command() -> None:
+    """Submit every event x language routed to WhatsApp for approval; safe to repeat."""
+    from bridge.scheduled.template_sync import sync_templates
+    from bridge.wiring import build_content_api
+
+    svc = services(_app())
+    content = build_content_api(svc.settings)
+    report = sync_templates(svc.db, svc.catalog, content)
+    for made in report.made:
+        click.echo(f"  submitted {made}")
+    for label in report.no_text:
+        click.echo(f"  no whatsapp_template text: {label}", err=True)
+    for error in report.errors:
+        click.echo(f"  error: {error}", err=True)
+    dry = "  [DRY RUN: no Twilio credentials, every template counts as approved]" if content.dry_run else ""
+    click.echo(report.summary() + dry)
+    if report.errors:
+        raise SystemExit(1)
+
+
+@templates_group.command("status")
+def templates_status_command() -> None:
+    """Every WhatsApp notice with its template's state: approved, pending, rejected (with
+    Twilio's reason) or missing."""
+    from bridge.store.templates import template_states
+
+    svc = services(_app())
+    with svc.db.session() as session:
+        states = template_states(session, svc.catalog, dry_run=not svc.settings.twilio_configured)
+    for state in states:
+        click.echo(state.describe())
+    missing = sum(1 for state in states if not state.usable)
+    click.echo(f"{len(states)} WhatsApp notices, {missing} without an approved template")

@@ -22,6 +22,7 @@ from providers import Provider
 from providers.dry_run import DryRun
 from providers.pagos360 import Pagos360Api, Pagos360Debits
 from providers.smtp_email import SmtpEmail
+from providers.twilio_content import ContentApi, DryRunContent, TwilioContent
 from providers.twilio_whatsapp import TwilioWhatsApp
 from providers.whmcs_api import WhmcsApi, WhmcsChanges, WhmcsPayments
 
@@ -48,6 +49,19 @@ def build_whmcs_api(settings: Settings) -> WhmcsApi | None:
         secret=settings.whmcs_api_secret or "",
         accesskey=settings.whmcs_api_accesskey,
         timeout=settings.whmcs_api_timeout_seconds,
+    )
+
+
+def build_content_api(settings: Settings) -> ContentApi:
+    """Twilio's Content API (WhatsApp templates), or the dry run that approves every
+    template when the Twilio credentials are not set."""
+    if not settings.twilio_configured:
+        return DryRunContent()
+    return TwilioContent(
+        account_sid=settings.twilio_account_sid or "",
+        auth_token=settings.twilio_auth_token or "",
+        api_base=settings.twilio_content_api_base,
+        timeout=settings.twilio_timeout_seconds,
     )
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bridge.core.actions import PlannedAction
-from bridge.core.catalog import Catalog
+from bridge.core.catalog import Catalog, WhatsAppTemplate
 from bridge.core.event_data import EventData
 from bridge.core.events import InboundEvent
 from bridge.core.settings import Settings
@@ -36,6 +36,13 @@ class HookContext:
     data: EventData
     catalog: Catalog
     settings: Settings
+    # The approved WhatsApp templates by (event, language), as the planner read them.
+    templates: Mapping[tuple[str, str], WhatsAppTemplate] = field(default_factory=dict)
+
+    def whatsapp_template(self, notice: str, language: str) -> WhatsAppTemplate | None:
+        """The template a WhatsApp notice goes as: routing.toml's hand-written entry when
+        there is one, else the approved one the sync made, else None (a plain body)."""
+        return self.catalog.whatsapp_template(notice, language) or self.templates.get((notice, language))
 
     @property
     def params(self) -> Mapping[str, Any]:

@@ -33,6 +33,7 @@ from bridge.store.models import (
     LoginFailure,
     ScheduledRun,
     StaffUser,
+    WhatsAppTemplate,
 )
 from tests import backends
 from tests.helpers import SECRET, load_sample
@@ -118,6 +119,7 @@ def _clean_state(database_url: str, redis_url: str) -> Iterator[None]:
     db = Database(database_url)
     with db.session() as session:
         for model in (
+            WhatsAppTemplate,
             AuditEntry,
             LoginFailure,
             StaffUser,

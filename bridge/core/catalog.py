@@ -16,6 +16,12 @@ from jinja2 import Template, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from bridge.core.settings import DEFAULT_CONFIG_DIR, SettingsError
+from bridge.core.template_texts import TemplateRuleBroken, TemplateText, content_value, template_text
+
+# In a message file: the table of sample values for the WhatsApp templates (not an event),
+# and the part that is a WhatsApp template's text (not rendered: submitted for approval).
+SAMPLES_TABLE = "_samples"
+TEMPLATE_PART = "whatsapp_template"
 
 # Sandboxed: templates are edited by admins, values come from customers. One environment
 # for every catalog, so that a template compiled once serves each app built afterwards.
@@ -56,12 +62,16 @@ class StaffPolicy:
 
 @dataclass(frozen=True)
 class WhatsAppTemplate:
+    """An approved template a WhatsApp notice can go as: made by the sync
+    (bridge.store.templates) or written by hand in routing.toml's `[whatsapp_templates]`."""
+
     content_sid: str
     variables: tuple[str, ...]
 
     def content_variables(self, values: dict[str, Any]) -> dict[str, str]:
-        """Twilio's ContentVariables: {"1": ..., "2": ...} in the configured order."""
-        return {str(i): str(values.get(name, "")) for i, name in enumerate(self.variables, start=1)}
+        """Twilio's ContentVariables: {"1": ..., "2": ...} in the template's order; an empty
+        value goes as "-" (Twilio refuses empty ones)."""
+        return {str(i): content_value(values.get(name)) for i, name in enumerate(self.variables, start=1)}
 
 
 class Catalog:
@@ -93,9 +103,15 @@ class Catalog:
             for lang, spec in langs.items()
         }
         self._templates: dict[tuple[str, str, str], Template] = {}
+        self._template_texts: dict[tuple[str, str], TemplateText] = {}
         for path in sorted((config_dir / "messages").glob("*.toml")):
-            for event, parts in _read_toml(path).items():
+            messages = _read_toml(path)
+            samples = messages.pop(SAMPLES_TABLE, {})
+            for event, parts in messages.items():
                 for part, source in parts.items():
+                    if part == TEMPLATE_PART:
+                        self._template_texts[(event, path.stem)] = _template_text(path, event, source, samples)
+                        continue
                     try:
                         self._templates[(path.stem, event, part)] = compile_template(source)
                     except TemplateSyntaxError as exc:
@@ -140,7 +156,29 @@ class Catalog:
         return template.render(**variables).strip()
 
     def whatsapp_template(self, event_type: str, language: str) -> WhatsAppTemplate | None:
+        """The hand-written `[whatsapp_templates]` entry of routing.toml: an override that
+        wins over the templates the sync made."""
         return self._wa_templates.get((event_type, language))
+
+    def template_text(self, event_type: str, language: str) -> TemplateText | None:
+        """The `whatsapp_template` text of a message file, numbered as WhatsApp approves it."""
+        return self._template_texts.get((event_type, language))
+
+    def whatsapp_notices(self) -> list[tuple[str, str]]:
+        """Every (event, language) a client may get on WhatsApp: the events routed to
+        WhatsApp, in every language the bridge speaks. Each needs an approved template to
+        reach a customer outside the 24-hour window."""
+        events = sorted(event for event, channels in self._channels.items() if "whatsapp" in channels)
+        return [(event, language) for event in events for language in self.languages]
+
+
+def _template_text(path: Path, event: str, source: Any, samples: dict[str, Any]) -> TemplateText:
+    if not isinstance(source, str):
+        raise SettingsError(f"{path}: [{event}].{TEMPLATE_PART}: must be a text")
+    try:
+        return template_text(event, path.stem, source, samples)
+    except TemplateRuleBroken as exc:
+        raise SettingsError(f"{path}: {exc}") from None
 
 
 _LANGUAGE_NAMES = {

@@ -162,6 +162,9 @@ class TwilioSettings:
         fields.String(load_default=None, validate=validate.Regexp(r"^MG[0-9a-fA-F]{32}$"))
     )
     twilio_api_base: str = setting(fields.Url(load_default="https://api.twilio.com", require_tld=False))
+    twilio_content_api_base: str = setting(fields.Url(load_default="https://content.twilio.com", require_tld=False))
+    # How often the relay asks Twilio about templates WhatsApp is still reviewing.
+    template_poll_seconds: float = setting(fields.Float(load_default=300.0, validate=validate.Range(1, 86400)))
     twilio_timeout_seconds: float = setting(fields.Float(load_default=10.0, validate=validate.Range(0.1, 120)))
 
     @property

@@ -37,6 +37,7 @@ from bridge.logpage.sessions import end_session
 from bridge.logpage.shown import shown_event
 from bridge.services import services
 from bridge.store.models import Action, StaffUser
+from bridge.store.templates import template_states
 
 blueprint = Blueprint(
     "logpage",
@@ -225,6 +226,18 @@ def chart_page() -> str:
         data = chart.hourly_counts(session, chart.RANGES[span])
     return render_template(
         "logpage/chart.html", svg=chart.render_svg(data, _tz()), data=data, span=span, ranges=list(chart.RANGES)
+    )
+
+
+@blueprint.get("/templates")
+@login_required
+def templates_page() -> str:
+    """Every WhatsApp notice with its template's state, as `flask templates status` lists them."""
+    svc = services()
+    with svc.db.session() as session:
+        states = template_states(session, svc.catalog, dry_run=not svc.settings.twilio_configured)
+    return render_template(
+        "logpage/templates.html", states=states, missing=sum(1 for s in states if not s.usable), tz=_tz()
     )
 
 

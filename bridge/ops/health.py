@@ -10,6 +10,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 
 from bridge.services import services
+from bridge.store.templates import missing_templates
 from bridge.work.relay import HEARTBEAT_KEY
 
 blueprint = Blueprint("health", __name__)
@@ -23,7 +24,8 @@ def healthz() -> Any:
 @blueprint.get("/readyz")
 def readyz() -> Any:
     """200 when the database and Redis answer, the queue is not backed up past
-    READY_MAX_QUEUE_DEPTH and a relay has run recently; 503 naming what is wrong."""
+    READY_MAX_QUEUE_DEPTH and a relay has run recently; 503 naming what is wrong. The
+    WhatsApp notices with no approved template are reported either way."""
     svc = services()
     checks: dict[str, Any] = {}
     try:
@@ -46,4 +48,20 @@ def readyz() -> Any:
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = f"error: {type(exc).__name__}"
     ready = all(v == "ok" for k, v in checks.items() if k != "queue_depth")
+    # Reported, not part of readiness: the bridge works, but outside the 24-hour window
+    # WhatsApp will not deliver these notices until their templates are approved.
+    checks["whatsapp_templates"] = _templates_check()
     return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
+
+
+def _templates_check() -> str:
+    svc = services()
+    try:
+        with svc.db.session() as session:
+            missing = missing_templates(session, svc.catalog, dry_run=not svc.settings.twilio_configured)
+    except Exception as exc:  # noqa: BLE001 - the database check above already says why
+        return f"unknown: {type(exc).__name__}"
+    if not missing:
+        return "ok"
+    listed = ", ".join(f"{event} ({language})" for event, language in missing)
+    return f"{len(missing)} WhatsApp notices without an approved template: {listed}"

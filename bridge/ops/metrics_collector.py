@@ -1,4 +1,5 @@
-"""The gauges read at scrape time: Actions by state and channel, and the queue's depth.
+"""The gauges read at scrape time: Actions by state and channel, the queue's depth, and the
+WhatsApp notices with no approved template.
 
 Why not every state: `actions` keeps RETENTION_DAYS of history, 3,000,000 rows on the
 benchmark database (bench/logpage.py), nearly all of them in a final state. No index
@@ -27,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bridge.core.actions import PLAN_CHANNEL
 from bridge.core.states import State
 from bridge.store.models import Action
+from bridge.store.templates import missing_templates
 
 if TYPE_CHECKING:
     from bridge.services import Services
@@ -53,6 +55,9 @@ class StateCollector:
         up.add_metric(["database"], 1 if actions is not None else 0)
         if actions is not None:
             yield actions
+        missing = self._missing_templates()
+        if missing is not None:
+            yield missing
         depth = self._queue_depth()
         up.add_metric(["redis"], 1 if depth is not None else 0)
         if depth is not None:
@@ -83,6 +88,20 @@ class StateCollector:
         for (state, channel), number in sorted(counts.items()):
             family.add_metric([state, channel], number)
         return family
+
+    def _missing_templates(self) -> GaugeMetricFamily | None:
+        try:
+            with self.svc.db.session() as session:
+                missing = missing_templates(session, self.svc.catalog, dry_run=not self.svc.settings.twilio_configured)
+        except SQLAlchemyError as exc:
+            log.warning("metrics: the database did not answer: %s", type(exc).__name__)
+            return None
+        return GaugeMetricFamily(
+            "bridge_whatsapp_templates_missing",
+            "Event x language pairs routed to WhatsApp with no approved template (outside the 24-hour"
+            " window WhatsApp does not deliver them).",
+            value=len(missing),
+        )
 
     def _queue_depth(self) -> GaugeMetricFamily | None:
         try:

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask
@@ -51,10 +52,14 @@ def _commands(port: int, host: str) -> dict[str, list[str]]:
     }
 
 
-def run_all(app: Flask) -> None:
+def run_all(app: Flask, prepare: Callable[[], None] | None = None) -> None:
+    """Migrate, run `prepare` (the `up` command's own start-up work), then keep the web
+    server, a worker and the relay running until SIGINT or SIGTERM."""
     svc = services(app)
     settings = svc.settings
     upgrade(svc.db)
+    if prepare is not None:
+        prepare()
     env = {**os.environ, "REDIS_URL": app.config["BRIDGE_REDIS_URL"]}
     host = os.environ.get("HOST", "127.0.0.1")
     commands = _commands(settings.port, host)

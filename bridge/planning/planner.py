@@ -24,6 +24,7 @@ from bridge.planning.enrichment import Enricher
 from bridge.store.db import Database
 from bridge.store.models import Action, Event
 from bridge.store.search import looked_up_words
+from bridge.store.templates import usable_templates
 from bridge.work.executors import Executed
 from hooks import HookContext, HookRegistry
 from providers.base import ProviderError
@@ -107,13 +108,14 @@ class Planner:
         with self.db.session() as session:
             event = session.get_one(Event, action.event_id)
             inbound = InboundEvent(event.source, event.type, event.external_id, event.payload, event.client_id)
+            templates = usable_templates(session, dry_run=not self.settings.twilio_configured)
         needs = self.registry.needs_for(inbound.type)
         if not self.registry.handlers_for(inbound.type):
             note = f"no handler for {inbound.source} {inbound.type}: recorded, nothing to do"
             return Executed(provider_ref="plan", detail={"note": note})
         resolve = self.resolvers.get(inbound.source, self._whmcs_hook)
         data = resolve(inbound, needs)
-        planned = plan_actions(self.registry, HookContext(inbound, data, self.catalog, self.settings))
+        planned = plan_actions(self.registry, HookContext(inbound, data, self.catalog, self.settings, templates))
         source = f"after {', '.join(data.lookups)}" if data.lookups else "from the event alone"
         if self.whmcs is None:
             source += " (WHMCS API not configured)"

@@ -307,3 +307,38 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Set by `flask revoke-api-token`: the row stays, for `list-api-tokens`, but opens nothing.
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WhatsAppTemplate(Base):
+    """One version of one event's WhatsApp template in one language, as Twilio's Content API
+    holds it (bridge.scheduled.template_sync makes and follows them).
+
+    Content resources cannot change: a new text is a new version, and the last approved
+    version keeps being used until WhatsApp approves the new one. The unique keys make a
+    second sync a no-op whoever runs it: one row per (event, language, digest of the text),
+    one per (event, language, version).
+    """
+
+    __tablename__ = "whatsapp_templates"
+    __table_args__ = (
+        UniqueConstraint("event_type", "language", "digest", name="uq_whatsapp_templates_event_language_digest"),
+        UniqueConstraint("event_type", "language", "version", name="uq_whatsapp_templates_event_language_version"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_type: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128))  # WhatsApp's template name, e.g. invoice_created_es_v1
+    body: Mapped[str] = mapped_column(Text)  # "Hola {{1}}, …"
+    variables: Mapped[list[str]] = mapped_column(JSON)  # the names behind {{1}}, {{2}}, …
+    content_sid: Mapped[str | None] = mapped_column(String(34))  # HX…; None until Twilio made it
+    # Twilio's approval states (received, pending, approved, rejected, paused, disabled),
+    # plus `unsubmitted` before the bridge asked and `failed` when Twilio refused to create it.
+    status: Mapped[str] = mapped_column(String(16), default="unsubmitted")
+    rejection_reason: Mapped[str] = mapped_column(Text, default="")
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)  # made with no Twilio credentials
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)  # last asked Twilio
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

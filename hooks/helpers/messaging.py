@@ -82,7 +82,7 @@ class _Message:
             "body": ctx.catalog.render(self.language, self.notice, "whatsapp", self.variables),
             "language": self.language,
         }
-        template = ctx.catalog.whatsapp_template(self.notice, self.language)
+        template = ctx.whatsapp_template(self.notice, self.language)
         if template:
             content["content_sid"] = template.content_sid
             content["content_variables"] = template.content_variables(self.variables)

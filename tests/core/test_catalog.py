@@ -12,7 +12,7 @@ from jinja2 import Environment
 from bridge.core.catalog import Catalog
 from bridge.core.settings import DEFAULT_CONFIG_DIR
 
-GREETING = "¡Hola {{ firstname }}! Te damos"
+GREETING = 'whatsapp = """¡Hola {{ firstname }}! Te damos'
 VALUES = {"firstname": "Lucía", "company_name": "Radio Andina", "client_area_url": "https://clientes.example.com/"}
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bridge.scheduled.template_sync import sync_templates
 from bridge.services import services
 from bridge.wiring import build_relay
+from providers.twilio_content import DryRunContent
 
 
 def test_healthz(client):
@@ -15,13 +17,18 @@ def test_ready_once_a_relay_has_run(app, client):
     assert first.status_code == 503 and first.get_json()["checks"]["relay"] == "not running (no heartbeat)"
     build_relay(services(app)).run_once()
     answer = client.get("/readyz")
+    # Ready: notices without an approved WhatsApp template are reported, not a reason to wait.
     assert answer.status_code == 200, answer.get_json()
-    assert answer.get_json()["checks"] == {
+    assert "WhatsApp notices without an approved template" in answer.get_json()["checks"]["whatsapp_templates"]
+    svc = services(app)
+    sync_templates(svc.db, svc.catalog, DryRunContent())
+    assert client.get("/readyz").get_json()["checks"] == {
         "database": "ok",
         "redis": "ok",
         "queue_depth": 0,
         "queue": "ok",
         "relay": "ok",
+        "whatsapp_templates": "ok",
     }
 
 
