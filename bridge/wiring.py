@@ -18,6 +18,8 @@ from bridge.work.executors import Executor, ProviderExecutor
 from bridge.work.payments import PaymentGuard
 from bridge.work.ratelimit import RateLimiter
 from bridge.work.relay import Relay
+from bridge.work.whatsapp_gate import ConsentRecorder, WhatsAppGate
+from bridge.work.whatsapp_tickets import MediaFetcher, WhatsAppTickets
 from providers import Provider
 from providers.dry_run import DryRun
 from providers.pagos360 import Pagos360Api, Pagos360Debits
@@ -123,16 +125,34 @@ def build_planner(svc: Services) -> Planner:
 def build_executors(svc: Services) -> dict[str, Executor]:
     """The one table the Deliverer looks channels up in: every provider of the app, the
     `whmcs_payment` one behind the payment guard (which claims a payment before WHMCS is
-    asked, so it is added once), and the planner."""
+    asked, so it is added once), WhatsApp behind its consent and window checks, the planner,
+    the recorder of a number's WhatsApp consent, and the customer's WhatsApp messages into
+    WHMCS tickets."""
     executors: dict[str, Executor] = {}
     for channel, provider in svc.providers.items():
         if isinstance(provider, WhmcsPayments):
             executors[channel] = PaymentGuard(svc.db, provider)
+        elif channel == "whatsapp":
+            dry_run = not svc.settings.twilio_configured
+            executors[channel] = WhatsAppGate(svc.db, provider, dry_run=dry_run)
         else:
             executors[channel] = ProviderExecutor(provider)
     planner = build_planner(svc)
     executors[planner.channel] = planner
+    consent = ConsentRecorder(svc.db)
+    executors[consent.channel] = consent
+    tickets = WhatsAppTickets(
+        svc.db, svc.whmcs, build_media_fetcher(svc.settings), svc.catalog.inbound.ticket_department_id
+    )
+    executors[tickets.channel] = tickets
     return executors
+
+
+def build_media_fetcher(settings: Settings) -> MediaFetcher | None:
+    """What downloads a customer's WhatsApp photos and files from Twilio (its credentials)."""
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        return None
+    return MediaFetcher(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_timeout_seconds * 2)
 
 
 def build_deliverer(svc: Services, worker_name: str = "") -> Deliverer:

@@ -180,3 +180,15 @@ _.edge  # unused attribute (providers/twilio_whatsapp.py:47)
 # Subcommands of `flask templates`: the group's decorator registers them.
 templates_sync_command  # unused function (bridge/cli.py:331)
 templates_status_command  # unused function (bridge/cli.py:352)
+# Twilio's incoming-message fields (bridge/inbound/twilio_inbound.py's schema: validated, and
+# described in /openapi.json), and a column kept for staff reading the database.
+From  # unused variable (bridge/inbound/twilio_inbound.py:73)
+To  # unused variable (bridge/inbound/twilio_inbound.py:74)
+Body  # unused variable (bridge/inbound/twilio_inbound.py:75)
+NumMedia  # unused variable (bridge/inbound/twilio_inbound.py:76)
+ProfileName  # unused variable (bridge/inbound/twilio_inbound.py:77)
+WaId  # unused variable (bridge/inbound/twilio_inbound.py:78)
+ButtonPayload  # unused variable (bridge/inbound/twilio_inbound.py:79)
+ButtonText  # unused variable (bridge/inbound/twilio_inbound.py:80)
+OriginalRepliedMessageSid  # unused variable (bridge/inbound/twilio_inbound.py:81)
+seen_at  # unused variable (bridge/store/models.py:374)

@@ -61,6 +61,16 @@ class StaffPolicy:
 
 
 @dataclass(frozen=True)
+class InboundPolicy:
+    """`[inbound]` in routing.toml: what a customer's WhatsApp message sets off."""
+
+    opt_out_keywords: tuple[str, ...] = ("STOP", "BAJA", "PARAR", "SAIR", "DISISCRIVI", "UNSUBSCRIBE")
+    opt_in_keywords: tuple[str, ...] = ("START", "ALTA", "VOLTAR", "ISCRIVI", "SUBSCRIBE")
+    ticket_department_id: int | None = None  # None: the first department WHMCS lists
+    acknowledge: bool = True  # one automatic answer per conversation (the WhatsAppTicketOpened message)
+
+
+@dataclass(frozen=True)
 class WhatsAppTemplate:
     """An approved template a WhatsApp notice can go as: made by the sync
     (bridge.store.templates) or written by hand in routing.toml's `[whatsapp_templates]`."""
@@ -83,6 +93,9 @@ class Catalog:
         routing = _read_toml(config_dir / "routing.toml")
         self.company: dict[str, Any] = routing.get("company", {})
         self._channels = {name: tuple(spec.get("channels", ())) for name, spec in routing.get("events", {}).items()}
+        # Notices that only ever answer a customer's own message, inside their 24-hour
+        # window: they need no WhatsApp template.
+        self._in_window = frozenset(name for name, spec in routing.get("events", {}).items() if spec.get("in_window"))
         self.locales: dict[str, str] = {"es": "es_AR", "en": "en_US", "pt_BR": "pt_BR", "it": "it_IT"}
         self.locales.update(routing.get("locales", {}))
         clients = routing.get("clients", {})
@@ -90,6 +103,15 @@ class Catalog:
             exclude_groups=frozenset(int(g) for g in clients.get("exclude_groups", ())),
             whatsapp_optout_field=str(clients.get("whatsapp_optout_field", "") or ""),
             contacts=bool(clients.get("contacts", True)),
+        )
+        inbound = routing.get("inbound", {})
+        defaults = InboundPolicy()
+        department = inbound.get("ticket_department_id")
+        self.inbound = InboundPolicy(
+            opt_out_keywords=tuple(inbound.get("opt_out_keywords", defaults.opt_out_keywords)),
+            opt_in_keywords=tuple(inbound.get("opt_in_keywords", defaults.opt_in_keywords)),
+            ticket_department_id=int(department) if department not in (None, "", 0) else None,
+            acknowledge=bool(inbound.get("acknowledge", True)),
         )
         staff = routing.get("staff", {})
         self.staff = StaffPolicy(
@@ -167,8 +189,13 @@ class Catalog:
     def whatsapp_notices(self) -> list[tuple[str, str]]:
         """Every (event, language) a client may get on WhatsApp: the events routed to
         WhatsApp, in every language the bridge speaks. Each needs an approved template to
-        reach a customer outside the 24-hour window."""
-        events = sorted(event for event, channels in self._channels.items() if "whatsapp" in channels)
+        reach a customer outside the 24-hour window. Notices marked `in_window` in routing
+        (answers to the customer's own message) are left out: they never go outside it."""
+        events = sorted(
+            event
+            for event, channels in self._channels.items()
+            if "whatsapp" in channels and event not in self._in_window
+        )
         return [(event, language) for event in events for language in self.languages]
 
 

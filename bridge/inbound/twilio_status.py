@@ -11,17 +11,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from marshmallow import Schema, fields
 from sqlalchemy import select
-from twilio.request_validator import RequestValidator
 
 from bridge import metrics
 from bridge.core.events import InboundEvent
 from bridge.core.states import State
-from bridge.inbound.parse import clean
-from bridge.inbound.rejections import Rejected, request_body, require_content_type
+from bridge.inbound.rejections import Rejected
 from bridge.inbound.sources import InboundSource, error_response
+from bridge.inbound.twilio_signature import signed_form
 from bridge.services import services
 from bridge.store.models import Action
 from bridge.store.outbox import record_event
@@ -40,25 +39,13 @@ STATUS_TO_STATE = {
     "failed": State.FAILED,
 }
 SENT_OR_LATER = [State.SENT, State.DELIVERED, State.READ]
+STATUS_PATH = "/webhooks/twilio/status"
 
 
-@blueprint.post("/webhooks/twilio/status")
+@blueprint.post(STATUS_PATH)
 def receive() -> tuple[Response, int]:
     svc = services()
-    settings = svc.settings
-    if not (settings.twilio_auth_token and settings.public_base_url):
-        raise Rejected(404, "delivery receipts need TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL", reason="not_configured")
-    # Twilio posts its fields form-encoded; any other body would read as no fields at all.
-    require_content_type("application/x-www-form-urlencoded")
-    request_body()  # refuses a body over MAX_BODY_BYTES, chunked or not, before the form is read
-    params = request.form.to_dict()
-    url = settings.twilio_status_callback_url or ""
-    if request.query_string:
-        url += "?" + request.query_string.decode()
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or not RequestValidator(settings.twilio_auth_token).validate(url, params, signature):
-        raise Rejected(401, "X-Twilio-Signature does not match")
-    params = clean(params)  # after the check, which signs the fields as sent; before any query
+    params = signed_form(svc.settings, STATUS_PATH, "delivery receipts")
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
     if not sid or not status:
         raise Rejected(400, "MessageSid and MessageStatus are required", reason="schema")
@@ -91,7 +78,7 @@ class TwilioStatusSchema(Schema):
 SOURCE = InboundSource(
     source="twilio",
     blueprint=blueprint,
-    path="/webhooks/twilio/status",
+    path=STATUS_PATH,
     schema=TwilioStatusSchema,
     schema_name="TwilioStatus",
     content_type="application/x-www-form-urlencoded",

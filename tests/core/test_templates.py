@@ -71,4 +71,6 @@ def test_every_client_notice_is_written_in_every_language():
     for language in ("es", "en", "pt_BR", "it"):
         missing = {(e, p) for (e, p) in client_parts if (language, e, p) not in set(PARTS)}
         assert not missing, (language, sorted(missing))
-    assert len(client_parts) == 15 * 3  # 12 WHMCS events and 3 direct-debit notices
+    # 12 WHMCS events and 3 direct-debit notices (WhatsApp and email); the staff's ticket
+    # answer and 3 answers to the customer's own WhatsApp message (WhatsApp only).
+    assert len(client_parts) == 15 * 3 + 1 + 3

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
@@ -12,7 +11,10 @@ from twilio.request_validator import RequestValidator
 
 from bridge.services import services
 from bridge.store.models import Action, Event
-from tests.helpers import SAMPLES, actions_of, transitions_of
+from tests.helpers import actions_of, load_form, transitions_of
+
+# Free-form messages to the sample client go: they wrote within the last 24 hours.
+pytestmark = pytest.mark.usefixtures("the_customer_wrote")
 
 TOKEN = "twilio-auth-token-for-tests"
 SID = "AC" + "2" * 32
@@ -33,8 +35,7 @@ def app(make_app):
 
 
 def _sample(name: str) -> dict[str, str]:
-    lines = Path(SAMPLES / "twilio" / f"status_callback.{name}.txt").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line)
+    return load_form(f"status_callback.{name}")
 
 
 def _post(app, params: dict[str, str], signature: str | None = None):
