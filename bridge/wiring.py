@@ -25,6 +25,7 @@ from providers.dry_run import DryRun
 from providers.pagos360 import Pagos360Api, Pagos360Debits
 from providers.smtp_email import SmtpEmail
 from providers.twilio_content import ContentApi, DryRunContent, TwilioContent
+from providers.twilio_sms import TwilioSms
 from providers.twilio_whatsapp import TwilioWhatsApp
 from providers.whmcs_api import WhmcsApi, WhmcsChanges, WhmcsPayments
 
@@ -84,6 +85,19 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
         )
     else:
         providers["whatsapp"] = DryRun("whatsapp", "TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN/TWILIO_WHATSAPP_FROM not set")
+    if settings.twilio_sms_configured:
+        providers["sms"] = TwilioSms(
+            account_sid=settings.twilio_account_sid or "",
+            auth_token=settings.twilio_auth_token or "",
+            from_number=settings.twilio_sms_from,
+            messaging_service_sid=None if settings.twilio_sms_from else settings.twilio_messaging_service_sid,
+            api_base=settings.twilio_api_base,
+            timeout=settings.twilio_timeout_seconds,
+            status_callback=settings.twilio_status_callback_url,
+            per_second=settings.rate_limit_sms_per_second,
+        )
+    else:
+        providers["sms"] = DryRun("sms", "TWILIO_SMS_FROM not set")
     if settings.smtp_configured:
         providers["email"] = SmtpEmail(
             host=settings.smtp_host or "",

@@ -34,6 +34,7 @@ from bridge.store.models import (
     LoginFailure,
     ScheduledRun,
     StaffUser,
+    WhatsAppConversation,
     WhatsAppNumber,
     WhatsAppTemplate,
 )
@@ -121,6 +122,7 @@ def _clean_state(database_url: str, redis_url: str) -> Iterator[None]:
     db = Database(database_url)
     with db.session() as session:
         for model in (
+            WhatsAppConversation,
             WhatsAppNumber,
             KnownPhone,
             WhatsAppTemplate,

@@ -15,6 +15,7 @@ from typing import Any
 from jinja2 import Template, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
+from bridge.core.fallback import DEFAULT_FALLBACK
 from bridge.core.settings import DEFAULT_CONFIG_DIR, SettingsError
 from bridge.core.template_texts import TemplateRuleBroken, TemplateText, content_value, template_text
 
@@ -96,6 +97,10 @@ class Catalog:
         # Notices that only ever answer a customer's own message, inside their 24-hour
         # window: they need no WhatsApp template.
         self._in_window = frozenset(name for name, spec in routing.get("events", {}).items() if spec.get("in_window"))
+        # What takes a notice over when WhatsApp cannot carry it (bridge.core.fallback).
+        self._fallback = {
+            name: tuple(spec.get("fallback", DEFAULT_FALLBACK)) for name, spec in routing.get("events", {}).items()
+        }
         self.locales: dict[str, str] = {"es": "es_AR", "en": "en_US", "pt_BR": "pt_BR", "it": "it_IT"}
         self.locales.update(routing.get("locales", {}))
         clients = routing.get("clients", {})
@@ -156,6 +161,13 @@ class Catalog:
     def parts(self) -> list[tuple[str, str, str]]:
         """Every (language, event, part) that has a template."""
         return list(self._templates)
+
+    def fallback_for(self, event_type: str) -> tuple[str, ...]:
+        """The channels that take the event's WhatsApp notice over, in order, when WhatsApp
+        cannot carry it: routing's `fallback` (default SMS, then email) without the channels
+        the event already uses."""
+        own = set(self.channels_for(event_type))
+        return tuple(c for c in self._fallback.get(event_type, DEFAULT_FALLBACK) if c not in own)
 
     def locale_for(self, language: str) -> str:
         """The Babel locale that formats money and dates for a message language."""

@@ -3,7 +3,8 @@
 Checked with the twilio library's RequestValidator against the public URL Twilio called
 (PUBLIC_BASE_URL, so it works behind a proxy). Receipts arrive out of order; the Action
 state machine only moves forward (sent -> delivered -> read, or undelivered / failed),
-so a late "sent" after "read" changes nothing.
+so a late "sent" after "read" changes nothing. A message reported undelivered or failed
+hands its notice over to the next channel of its fallback chain (bridge.core.fallback).
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from sqlalchemy import select
 
 from bridge import metrics
 from bridge.core.events import InboundEvent
+from bridge.core.fallback import next_in_chain
 from bridge.core.states import State
 from bridge.inbound.rejections import Rejected
 from bridge.inbound.sources import InboundSource, error_response
 from bridge.inbound.twilio_signature import signed_form
 from bridge.services import services
 from bridge.store.models import Action
-from bridge.store.outbox import record_event
+from bridge.store.outbox import record_event, store_planned
 from bridge.store.transitions import move
 from providers.twilio_errors import describe
 
@@ -39,6 +41,9 @@ STATUS_TO_STATE = {
     "failed": State.FAILED,
 }
 SENT_OR_LATER = [State.SENT, State.DELIVERED, State.READ]
+NOT_DELIVERED = (State.UNDELIVERED, State.FAILED)
+# The channels whose messages Twilio sends, and so reports on here.
+TWILIO_CHANNELS = ("whatsapp", "sms")
 STATUS_PATH = "/webhooks/twilio/status"
 
 
@@ -51,13 +56,23 @@ def receive() -> tuple[Response, int]:
         raise Rejected(400, "MessageSid and MessageStatus are required", reason="schema")
     metrics.event_received("twilio", "MessageStatus")
     with svc.db.session() as session:
-        action_id = session.scalar(select(Action.id).where(Action.provider_ref == sid, Action.channel == "whatsapp"))
+        found = session.execute(
+            select(Action.id, Action.event_id, Action.content).where(
+                Action.provider_ref == sid, Action.channel.in_(TWILIO_CHANNELS)
+            )
+        ).first()
+        action_id = found.id if found is not None else None
         target = STATUS_TO_STATE.get(status)
-        if action_id is not None and target is not None:
+        if found is not None and target is not None:
             error = describe(params.get("ErrorCode"))
+            takes_over = next_in_chain(found.content, params.get("ErrorCode")) if target in NOT_DELIVERED else []
             reason = f"Twilio: {status}" + (f" ({error})" if error else "")
+            if takes_over:
+                reason += f"; {takes_over[0][1].channel} takes the notice over"
             extra: dict[str, Any] = {"last_error": error} if error else {}  # column values for move's UPDATE
-            moved = move(session, action_id, target, reason, expect=SENT_OR_LATER, **extra)
+            moved = move(session, found.id, target, reason, expect=SENT_OR_LATER, **extra)
+            if moved and takes_over:  # only the receipt that moved it hands over: a repeat changes nothing
+                store_planned(session, svc.queue, found.event_id, takes_over)
             return jsonify(action_id=action_id, state=str(target) if moved else "unchanged"), 200
     if action_id is None:
         # Not one of ours, or it arrived before the worker recorded the sid: keep it on record.

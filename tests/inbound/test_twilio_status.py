@@ -116,7 +116,10 @@ def test_a_failed_receipt_after_sent_fails_the_action(app, sent_whatsapp):
         session.execute(update(Action).where(Action.id == sent_whatsapp.id).values(last_error=None))
     params = {**_sample("delivered"), "MessageStatus": "failed", "ErrorCode": "63003"}
     assert _post(app, params).get_json()["state"] == "failed"
+    # The notice is not lost: its fallback (an SMS, bridge.core.fallback) takes it over.
     assert (
         transitions_of(services(app), sent_whatsapp.id)[-1][2]
-        == "Twilio: failed (63003: the number is not on WhatsApp)"
+        == "Twilio: failed (63003: the number is not on WhatsApp); sms takes the notice over"
     )
+    taken_over = [a for a in actions_of(services(app), sent_whatsapp.event_id) if a.channel == "sms"]
+    assert [(a.recipient, a.hook) for a in taken_over] == [(sent_whatsapp.recipient, "fallback")]
