@@ -93,4 +93,3 @@ class TwilioWhatsApp:
 
 def _whatsapp_address(number: str) -> str:
     return number if number.startswith("whatsapp:") else f"whatsapp:{number}"
-

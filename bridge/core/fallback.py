@@ -47,4 +47,3 @@ def next_in_chain(content: dict[str, Any] | None, error_code: str | None) -> lis
         planned = PlannedAction(channel, str(link.get("recipient") or "-"), taken, link.get("skip_reason"))
         return [(HOOK, planned)]
     return []
-
