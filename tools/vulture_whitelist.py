@@ -195,3 +195,7 @@ seen_at  # unused variable (bridge/store/models.py:374)
 whatsapp_answer  # unused function (hooks/tickets.py:21)
 ticket_code  # unused variable (bridge/store/models.py:390)
 opened_at  # unused variable (bridge/store/models.py:391)
+conversations_page  # unused function (bridge/logpage/views.py)
+conversation_page  # unused function (bridge/logpage/views.py)
+window_open_until  # unused variable (bridge/logpage/conversations.py:43): read by the template
+latest_event_id  # unused variable (bridge/logpage/conversations.py:52): read by the template
