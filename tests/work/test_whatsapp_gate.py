@@ -3,6 +3,7 @@ free-form messages, and the customer's consent. Twilio's host is faked at the HT
 
 from __future__ import annotations
 
+import json
 import shutil
 from urllib.parse import parse_qs
 
@@ -91,3 +92,34 @@ def test_an_opted_out_number_is_skipped_and_nothing_is_sent(make_app, run_worker
     assert len(responses.calls) == 0
     [attempt] = attempts_of(svc, action.id)
     assert attempt.outcome == "permanent_error"  # the attempt ended; the Action is skipped, not failed
+
+
+@responses.activate
+def test_a_staff_alert_goes_as_the_staff_template_outside_the_staff_members_window(
+    make_app, run_worker, database_url, tmp_path
+):
+    from tests.helpers import approve_every_template
+
+    responses.post(MESSAGES_URL, json={"sid": "SM" + "a" * 32, "status": "queued"}, status=201)
+    config = tmp_path / "config"
+    shutil.copytree(DEFAULT_CONFIG_DIR, config)
+    routing = config / "routing.toml"
+    routing.write_text(
+        routing.read_text().replace('whatsapp = []    # e.g. ["+5493515550000"]', 'whatsapp = ["+5493515550000"]')
+    )
+    approve_every_template(database_url)
+    app = make_app(**TWILIO, BRIDGE_CONFIG_DIR=str(config), PUBLIC_BASE_URL="https://bridge.hosting.example")
+    body, headers = signed_request(SECRET, "AfterModuleSuspend", load_sample("whmcs_hooks", "AfterModuleSuspend"))
+    event_id = app.test_client().post("/webhooks/whmcs", data=body, headers=headers).get_json()["event_id"]
+    run_worker()
+
+    [alert] = [a for a in actions_of(services(app), event_id) if a.recipient == "+5493515550000"]
+    assert alert.state == State.SENT
+    [sent] = [f for f in (parse_qs(c.request.body) for c in responses.calls) if f["To"] == ["whatsapp:+5493515550000"]]
+    assert "Body" not in sent and sent["ContentSid"][0].startswith("HX")
+    variables = json.loads(sent["ContentVariables"][0])
+    assert (
+        variables["1"] == "Tu Hosting"
+        and variables["2"] == "Servicio suspendido: radioandina.example - Lucía Fernández"
+    )
+    assert variables["3"].startswith("https://bridge.hosting.example/log/?q=")
