@@ -9,6 +9,8 @@ here is stored: call again, get a new one over the same app state.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bridge.core.retry import RetryPolicy
 from bridge.core.settings import Settings
 from bridge.planning.planner import Planner, resolvers_for
@@ -68,32 +70,36 @@ def build_content_api(settings: Settings) -> ContentApi:
     )
 
 
+def _twilio_account(settings: Settings) -> dict[str, Any]:
+    """What every Twilio Messages sender shares: the account, the API base, the timeout, and
+    where Twilio posts the receipts."""
+    return {
+        "account_sid": settings.twilio_account_sid or "",
+        "auth_token": settings.twilio_auth_token or "",
+        "api_base": settings.twilio_api_base,
+        "timeout": settings.twilio_timeout_seconds,
+        "status_callback": settings.twilio_status_callback_url,
+    }
+
+
 def build_providers(settings: Settings) -> dict[str, Provider]:
     """One provider per channel, real where configured, DryRun where not; each paced
     sender gets its own send rate setting."""
     providers: dict[str, Provider] = {}
     if settings.twilio_configured:
         providers["whatsapp"] = TwilioWhatsApp(
-            account_sid=settings.twilio_account_sid or "",
-            auth_token=settings.twilio_auth_token or "",
+            **_twilio_account(settings),
             from_number=settings.twilio_whatsapp_from,
             messaging_service_sid=settings.twilio_messaging_service_sid,
-            api_base=settings.twilio_api_base,
-            timeout=settings.twilio_timeout_seconds,
-            status_callback=settings.twilio_status_callback_url,
             per_second=settings.rate_limit_whatsapp_per_second,
         )
     else:
         providers["whatsapp"] = DryRun("whatsapp", "TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN/TWILIO_WHATSAPP_FROM not set")
     if settings.twilio_sms_configured:
         providers["sms"] = TwilioSms(
-            account_sid=settings.twilio_account_sid or "",
-            auth_token=settings.twilio_auth_token or "",
+            **_twilio_account(settings),
             from_number=settings.twilio_sms_from,
             messaging_service_sid=None if settings.twilio_sms_from else settings.twilio_messaging_service_sid,
-            api_base=settings.twilio_api_base,
-            timeout=settings.twilio_timeout_seconds,
-            status_callback=settings.twilio_status_callback_url,
             per_second=settings.rate_limit_sms_per_second,
         )
     else:

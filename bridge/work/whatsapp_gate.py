@@ -20,7 +20,7 @@ from __future__ import annotations
 from bridge.store.db import Database
 from bridge.store.models import Action, utcnow
 from bridge.store.whatsapp_numbers import number_state, set_consent, touch_conversation, window_open
-from bridge.work.executors import Executed
+from bridge.work.executors import Executed, ProviderExecutor
 from providers import Provider
 from providers.base import ProviderError
 
@@ -36,25 +36,13 @@ class OptedOut(ProviderError):
     skip = True
 
 
-class WhatsAppGate:
+class WhatsAppGate(ProviderExecutor):
     """The WhatsApp provider as an executor, behind the consent and window checks."""
 
     def __init__(self, db: Database, provider: Provider, *, dry_run: bool) -> None:
+        super().__init__(provider)
         self.db = db
-        self.provider = provider
         self.dry_run = dry_run
-
-    @property
-    def channel(self) -> str:
-        return self.provider.channel
-
-    @property
-    def rate_key(self) -> str | None:
-        return self.provider.rate_key
-
-    @property
-    def per_second(self) -> float | None:
-        return self.provider.per_second
 
     def carry_out(self, action: Action, attempt_id: int) -> Executed:
         content = action.content or {}

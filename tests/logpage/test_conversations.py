@@ -11,19 +11,8 @@ from twilio.request_validator import RequestValidator
 
 from bridge.services import services
 from tests.helpers import SAMPLE_NUMBER, load_form
+from tests.hooks.test_whatsapp_inbound import MESSAGES_URL, PUBLIC, TOKEN, TWILIO
 from tests.logpage.conftest import log_in
-
-TOKEN = "twilio-auth-token-for-tests"
-PUBLIC = "https://bridge.hosting.example"
-SID = "AC" + "0" * 32
-MESSAGES_URL = f"https://twilio.test/2010-04-01/Accounts/{SID}/Messages.json"
-TWILIO = {
-    "TWILIO_ACCOUNT_SID": SID,
-    "TWILIO_AUTH_TOKEN": TOKEN,
-    "TWILIO_WHATSAPP_FROM": "whatsapp:+14155238886",
-    "TWILIO_API_BASE": "https://twilio.test",
-    "PUBLIC_BASE_URL": PUBLIC,
-}
 
 
 def _writes(app, text: str, sid: int) -> int:
