@@ -28,7 +28,7 @@ from bench.pyspy import Profile
 from bridge.core.settings import Settings
 from bridge.store.db import Database
 from bridge.store.migrate import upgrade
-from tests.helpers import REPO, SECRET, load_sample, wait_until_healthy
+from tests.helpers import REPO, SECRET, approve_every_template, load_sample, wait_until_healthy
 from tests.support.prism import free_port
 from tests.system.faults import harness, stand_ins
 
@@ -109,7 +109,8 @@ class Stage:
             db.dispose()
 
     def reset(self) -> None:
-        """Empty the bridge's tables and the Redis database: each part starts from nothing."""
+        """Empty the bridge's tables and the Redis database: each part starts from nothing
+        but the approved WhatsApp templates."""
         db = Database(self.database_url)
         try:
             with db.engine.begin() as connection:
@@ -134,6 +135,9 @@ class Stage:
         finally:
             db.dispose()
         Redis.from_url(self.redis_url).flushdb()
+        # As in production: every WhatsApp notice has an approved template (else the
+        # bridge sends nothing free-form outside the customer's 24-hour window).
+        approve_every_template(self.database_url)
 
     def env(self, **settings: object) -> dict[str, str]:
         """The environment of the bridge's processes: production defaults, with `settings` on top."""

@@ -9,6 +9,8 @@ here is stored: call again, get a new one over the same app state.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bridge.core.retry import RetryPolicy
 from bridge.core.settings import Settings
 from bridge.planning.planner import Planner, resolvers_for
@@ -18,11 +20,14 @@ from bridge.work.executors import Executor, ProviderExecutor
 from bridge.work.payments import PaymentGuard
 from bridge.work.ratelimit import RateLimiter
 from bridge.work.relay import Relay
+from bridge.work.whatsapp_gate import ConsentRecorder, WhatsAppGate
+from bridge.work.whatsapp_tickets import MediaFetcher, WhatsAppTickets
 from providers import Provider
 from providers.dry_run import DryRun
 from providers.pagos360 import Pagos360Api, Pagos360Debits
 from providers.smtp_email import SmtpEmail
 from providers.twilio_content import ContentApi, DryRunContent, TwilioContent
+from providers.twilio_sms import TwilioSms
 from providers.twilio_whatsapp import TwilioWhatsApp
 from providers.whmcs_api import WhmcsApi, WhmcsChanges, WhmcsPayments
 
@@ -65,23 +70,40 @@ def build_content_api(settings: Settings) -> ContentApi:
     )
 
 
+def _twilio_account(settings: Settings) -> dict[str, Any]:
+    """What every Twilio Messages sender shares: the account, the API base, the timeout, and
+    where Twilio posts the receipts."""
+    return {
+        "account_sid": settings.twilio_account_sid or "",
+        "auth_token": settings.twilio_auth_token or "",
+        "api_base": settings.twilio_api_base,
+        "timeout": settings.twilio_timeout_seconds,
+        "status_callback": settings.twilio_status_callback_url,
+    }
+
+
 def build_providers(settings: Settings) -> dict[str, Provider]:
     """One provider per channel, real where configured, DryRun where not; each paced
     sender gets its own send rate setting."""
     providers: dict[str, Provider] = {}
     if settings.twilio_configured:
         providers["whatsapp"] = TwilioWhatsApp(
-            account_sid=settings.twilio_account_sid or "",
-            auth_token=settings.twilio_auth_token or "",
+            **_twilio_account(settings),
             from_number=settings.twilio_whatsapp_from,
             messaging_service_sid=settings.twilio_messaging_service_sid,
-            api_base=settings.twilio_api_base,
-            timeout=settings.twilio_timeout_seconds,
-            status_callback=settings.twilio_status_callback_url,
             per_second=settings.rate_limit_whatsapp_per_second,
         )
     else:
         providers["whatsapp"] = DryRun("whatsapp", "TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN/TWILIO_WHATSAPP_FROM not set")
+    if settings.twilio_sms_configured:
+        providers["sms"] = TwilioSms(
+            **_twilio_account(settings),
+            from_number=settings.twilio_sms_from,
+            messaging_service_sid=None if settings.twilio_sms_from else settings.twilio_messaging_service_sid,
+            per_second=settings.rate_limit_sms_per_second,
+        )
+    else:
+        providers["sms"] = DryRun("sms", "TWILIO_SMS_FROM not set")
     if settings.smtp_configured:
         providers["email"] = SmtpEmail(
             host=settings.smtp_host or "",
@@ -123,16 +145,34 @@ def build_planner(svc: Services) -> Planner:
 def build_executors(svc: Services) -> dict[str, Executor]:
     """The one table the Deliverer looks channels up in: every provider of the app, the
     `whmcs_payment` one behind the payment guard (which claims a payment before WHMCS is
-    asked, so it is added once), and the planner."""
+    asked, so it is added once), WhatsApp behind its consent and window checks, the planner,
+    the recorder of a number's WhatsApp consent, and the customer's WhatsApp messages into
+    WHMCS tickets."""
     executors: dict[str, Executor] = {}
     for channel, provider in svc.providers.items():
         if isinstance(provider, WhmcsPayments):
             executors[channel] = PaymentGuard(svc.db, provider)
+        elif channel == "whatsapp":
+            dry_run = not svc.settings.twilio_configured
+            executors[channel] = WhatsAppGate(svc.db, provider, dry_run=dry_run)
         else:
             executors[channel] = ProviderExecutor(provider)
     planner = build_planner(svc)
     executors[planner.channel] = planner
+    consent = ConsentRecorder(svc.db)
+    executors[consent.channel] = consent
+    tickets = WhatsAppTickets(
+        svc.db, svc.whmcs, build_media_fetcher(svc.settings), svc.catalog.inbound.ticket_department_id
+    )
+    executors[tickets.channel] = tickets
     return executors
+
+
+def build_media_fetcher(settings: Settings) -> MediaFetcher | None:
+    """What downloads a customer's WhatsApp photos and files from Twilio (its credentials)."""
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        return None
+    return MediaFetcher(settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_timeout_seconds * 2)
 
 
 def build_deliverer(svc: Services, worker_name: str = "") -> Deliverer:

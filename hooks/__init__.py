@@ -27,7 +27,21 @@ from bridge.core.settings import Settings
 from bridge.core.whmcs_params import hook_fields
 
 # What a handler may ask the planner to look up before it runs.
-NEEDS = frozenset({"client", "contacts", "invoice", "service", "quote", "domain", "adhesion", "debit", "debit_group"})
+NEEDS = frozenset(
+    {
+        "client",
+        "contacts",
+        "invoice",
+        "service",
+        "quote",
+        "domain",
+        "adhesion",
+        "debit",
+        "debit_group",
+        "sender",
+        "ticket",
+    }
+)
 
 
 @dataclass(frozen=True)

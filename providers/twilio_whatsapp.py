@@ -26,6 +26,7 @@ class TwilioWhatsApp:
     """
 
     channel = "whatsapp"
+    templates = True  # WhatsApp carries approved Content templates; SMS sends bodies only
 
     def __init__(
         self,
@@ -48,19 +49,23 @@ class TwilioWhatsApp:
         if self.client.api.base_url != "https://api.twilio.com":
             # TWILIO_EDGE / TWILIO_REGION would rewrite the host of a custom base URL.
             self.client.edge = self.client.region = None
-        self.from_number = _whatsapp_address(from_number) if from_number else None
+        self.from_number = self.address(from_number) if from_number else None
         self.messaging_service_sid = messaging_service_sid
         self.status_callback = status_callback
         self.rate_key = f"twilio:{messaging_service_sid or self.from_number}"
         self.per_second = per_second
 
+    def address(self, number: str) -> str:
+        """How Twilio's Messages API names `number` on this channel."""
+        return _whatsapp_address(number)
+
     def send(self, recipient: str, content: dict[str, Any]) -> SendResult:
-        params: dict[str, Any] = {"to": _whatsapp_address(recipient)}
+        params: dict[str, Any] = {"to": self.address(recipient)}
         if self.messaging_service_sid:
             params["messaging_service_sid"] = self.messaging_service_sid
         if self.from_number:
             params["from_"] = self.from_number
-        if content.get("content_sid"):
+        if content.get("content_sid") and self.templates:
             params["content_sid"] = content["content_sid"]
             params["content_variables"] = json.dumps(content.get("content_variables") or {}, ensure_ascii=False)
         else:

@@ -22,6 +22,15 @@ OUTCOME_UNKNOWN = "outcome_unknown"
 NOT_FOUND_MESSAGES = ("not found", "invalid client id", "invalid invoice id", "invalid service id", "invalid quote id")
 
 
+def whmcs_rows(answer: dict[str, Any], outer: str, inner: str) -> list[dict[str, Any]]:
+    """WHMCS wraps lists as {"quotes": {"quote": [...]}}, or "" when there are none."""
+    block = answer.get(outer)
+    rows = block.get(inner) if isinstance(block, dict) else None
+    if isinstance(rows, dict):
+        rows = [rows]
+    return [row for row in rows or [] if isinstance(row, dict)]
+
+
 class NotFound(ProviderError):
     """The record asked for does not exist (any more)."""
 

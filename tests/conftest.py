@@ -30,13 +30,16 @@ from bridge.store.models import (
     DebitPayment,
     DebitRequest,
     Event,
+    KnownPhone,
     LoginFailure,
     ScheduledRun,
     StaffUser,
+    WhatsAppConversation,
+    WhatsAppNumber,
     WhatsAppTemplate,
 )
 from tests import backends
-from tests.helpers import SECRET, load_sample
+from tests.helpers import SECRET, customer_wrote, load_sample
 
 
 def pytest_report_header() -> str:
@@ -119,6 +122,9 @@ def _clean_state(database_url: str, redis_url: str) -> Iterator[None]:
     db = Database(database_url)
     with db.session() as session:
         for model in (
+            WhatsAppConversation,
+            WhatsAppNumber,
+            KnownPhone,
             WhatsAppTemplate,
             AuditEntry,
             LoginFailure,
@@ -136,6 +142,15 @@ def _clean_state(database_url: str, redis_url: str) -> Iterator[None]:
             session.execute(delete(model))
     db.dispose()
     yield
+
+
+@pytest.fixture
+def the_customer_wrote(database_url: str, _clean_state: None) -> None:
+    """The sample client (+5493515551234) wrote to the company an hour ago: their 24-hour
+    WhatsApp window is open, so free-form messages go to them. For the tests of delivery
+    itself (retries, receipts, pacing); the window rule has its own, in
+    tests/work/test_whatsapp_gate.py."""
+    customer_wrote(database_url)
 
 
 @pytest.fixture

@@ -38,6 +38,12 @@ def serve_app(app: Flask) -> Iterator[str]:
         server.shutdown()
 
 
+def load_form(name: str) -> dict[str, str]:
+    """A Twilio form post of testdata/samples/twilio/ (`key=value` a line, values decoded)."""
+    lines = (SAMPLES / "twilio" / f"{name}.txt").read_text(encoding="utf-8").splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
 def load_sample(kind: str, name: str) -> dict[str, Any]:
     return json.loads((SAMPLES / kind / f"{name}.json").read_text())
 
@@ -116,3 +122,62 @@ def wait_until_healthy(base_url: str, timeout: float = 30.0, see: str = "") -> N
             pass
         time.sleep(0.1)
     raise AssertionError(f"{base_url} did not answer /healthz within {timeout:.0f}s" + (f"; see {see}" if see else ""))
+
+
+# The sample client's WhatsApp number (testdata/samples/whmcs_hooks/ClientAdd.json), in E.164.
+SAMPLE_NUMBER = "+5493515551234"
+
+
+def customer_wrote(database_url: str, number: str = SAMPLE_NUMBER, hours_ago: float = 1) -> None:
+    """`number` wrote to the company `hours_ago` hours ago, which opens WhatsApp's 24-hour
+    window for free-form messages to it (bridge.store.whatsapp_numbers)."""
+    from datetime import timedelta
+
+    from bridge.store.db import Database
+    from bridge.store.models import utcnow
+    from bridge.store.whatsapp_numbers import open_window
+
+    db = Database(database_url)
+    with db.session() as session:
+        open_window(session, number, utcnow() - timedelta(hours=hours_ago))
+        session.commit()
+    db.dispose()
+
+
+def approve_every_template(database_url: str) -> int:
+    """Every notice the shipped config routes to WhatsApp has an approved template, as after
+    `templates sync` and WhatsApp's approval in production (fixture data: the rows the sync
+    and the relay's polling would have written). Returns how many."""
+    import hashlib
+
+    from bridge.core.catalog import Catalog
+    from bridge.store.db import Database
+    from bridge.store.models import WhatsAppTemplate
+
+    catalog = Catalog()
+    rows = []
+    for event, language in catalog.whatsapp_notices():
+        text = catalog.template_text(event, language)
+        assert text is not None, (event, language)
+        sid = "HX" + hashlib.sha256(f"{event}:{language}".encode()).hexdigest()[:32]
+        rows.append(
+            WhatsAppTemplate(
+                event_type=event,
+                language=language,
+                version=1,
+                digest=text.digest,
+                name=f"{event.lower()}_{language.lower()}_v1",
+                body=text.body,
+                variables=list(text.variables),
+                content_sid=sid,
+                status="approved",
+                rejection_reason="",
+                dry_run=False,
+            )
+        )
+    db = Database(database_url)
+    with db.session() as session:
+        session.add_all(rows)
+        session.commit()
+    db.dispose()
+    return len(rows)

@@ -15,6 +15,7 @@ from typing import Any
 from jinja2 import Template, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
+from bridge.core.fallback import DEFAULT_FALLBACK
 from bridge.core.settings import DEFAULT_CONFIG_DIR, SettingsError
 from bridge.core.template_texts import TemplateRuleBroken, TemplateText, content_value, template_text
 
@@ -61,6 +62,16 @@ class StaffPolicy:
 
 
 @dataclass(frozen=True)
+class InboundPolicy:
+    """`[inbound]` in routing.toml: what a customer's WhatsApp message sets off."""
+
+    opt_out_keywords: tuple[str, ...] = ("STOP", "BAJA", "PARAR", "SAIR", "DISISCRIVI", "UNSUBSCRIBE")
+    opt_in_keywords: tuple[str, ...] = ("START", "ALTA", "VOLTAR", "ISCRIVI", "SUBSCRIBE")
+    ticket_department_id: int | None = None  # None: the first department WHMCS lists
+    acknowledge: bool = True  # one automatic answer per conversation (the WhatsAppTicketOpened message)
+
+
+@dataclass(frozen=True)
 class WhatsAppTemplate:
     """An approved template a WhatsApp notice can go as: made by the sync
     (bridge.store.templates) or written by hand in routing.toml's `[whatsapp_templates]`."""
@@ -83,6 +94,13 @@ class Catalog:
         routing = _read_toml(config_dir / "routing.toml")
         self.company: dict[str, Any] = routing.get("company", {})
         self._channels = {name: tuple(spec.get("channels", ())) for name, spec in routing.get("events", {}).items()}
+        # Notices that only ever answer a customer's own message, inside their 24-hour
+        # window: they need no WhatsApp template.
+        self._in_window = frozenset(name for name, spec in routing.get("events", {}).items() if spec.get("in_window"))
+        # What takes a notice over when WhatsApp cannot carry it (bridge.core.fallback).
+        self._fallback = {
+            name: tuple(spec.get("fallback", DEFAULT_FALLBACK)) for name, spec in routing.get("events", {}).items()
+        }
         self.locales: dict[str, str] = {"es": "es_AR", "en": "en_US", "pt_BR": "pt_BR", "it": "it_IT"}
         self.locales.update(routing.get("locales", {}))
         clients = routing.get("clients", {})
@@ -90,6 +108,15 @@ class Catalog:
             exclude_groups=frozenset(int(g) for g in clients.get("exclude_groups", ())),
             whatsapp_optout_field=str(clients.get("whatsapp_optout_field", "") or ""),
             contacts=bool(clients.get("contacts", True)),
+        )
+        inbound = routing.get("inbound", {})
+        defaults = InboundPolicy()
+        department = inbound.get("ticket_department_id")
+        self.inbound = InboundPolicy(
+            opt_out_keywords=tuple(inbound.get("opt_out_keywords", defaults.opt_out_keywords)),
+            opt_in_keywords=tuple(inbound.get("opt_in_keywords", defaults.opt_in_keywords)),
+            ticket_department_id=int(department) if department not in (None, "", 0) else None,
+            acknowledge=bool(inbound.get("acknowledge", True)),
         )
         staff = routing.get("staff", {})
         self.staff = StaffPolicy(
@@ -135,6 +162,13 @@ class Catalog:
         """Every (language, event, part) that has a template."""
         return list(self._templates)
 
+    def fallback_for(self, event_type: str) -> tuple[str, ...]:
+        """The channels that take the event's WhatsApp notice over, in order, when WhatsApp
+        cannot carry it: routing's `fallback` (default SMS, then email) without the channels
+        the event already uses."""
+        own = set(self.channels_for(event_type))
+        return tuple(c for c in self._fallback.get(event_type, DEFAULT_FALLBACK) if c not in own)
+
     def locale_for(self, language: str) -> str:
         """The Babel locale that formats money and dates for a message language."""
         return self.locales.get(language, language)
@@ -167,8 +201,13 @@ class Catalog:
     def whatsapp_notices(self) -> list[tuple[str, str]]:
         """Every (event, language) a client may get on WhatsApp: the events routed to
         WhatsApp, in every language the bridge speaks. Each needs an approved template to
-        reach a customer outside the 24-hour window."""
-        events = sorted(event for event, channels in self._channels.items() if "whatsapp" in channels)
+        reach a customer outside the 24-hour window. Notices marked `in_window` in routing
+        (answers to the customer's own message) are left out: they never go outside it."""
+        events = sorted(
+            event
+            for event, channels in self._channels.items()
+            if "whatsapp" in channels and event not in self._in_window
+        )
         return [(event, language) for event in events for language in self.languages]
 
 

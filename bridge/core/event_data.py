@@ -75,6 +75,35 @@ class Quote:
 
 
 @dataclass(frozen=True)
+class Ticket:
+    """A WHMCS support ticket (GetTicket), and the WhatsApp conversation that opened it, if
+    one did (the bridge's own record)."""
+
+    id: str
+    number: str = ""  # the `tid` the client sees
+    code: str = ""  # `c`: opens the ticket in the client area
+    client_id: str = ""
+    status: str = ""
+    subject: str = ""
+    whatsapp_number: str = ""
+    conversation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who wrote a WhatsApp message to the company, as the bridge's own records know them:
+    the number (E.164), the WHMCS clients seen with it (none, one, or several: then nobody
+    is guessed), whether it opted out, and the conversation it continues."""
+
+    number: str
+    client_ids: tuple[str, ...] = ()
+    opted_out: bool = False
+    # The WHMCS ticket this conversation opened, while the conversation lasts (the ticket
+    # still open, a message either way in the last 24 hours); "" starts a new one.
+    ticket_id: str = ""
+
+
+@dataclass(frozen=True)
 class EventData:
     client: Client | None = None
     contacts: tuple[Contact, ...] = ()
@@ -87,6 +116,9 @@ class EventData:
     adhesion: Adhesion | None = None
     debit: Debit | None = None
     debit_group_id: int | None = None
+    # A customer's WhatsApp message (Twilio inbound events): who wrote.
+    sender: Sender | None = None
+    ticket: Ticket | None = None
     # Why `client` is None, for the skip reason.
     missing: str = ""
     lookups: tuple[str, ...] = ()

@@ -23,6 +23,7 @@ WHMCS_EVENTS = (
     "AfterModuleTerminate",
     "QuoteCreated",
     "DomainDelete",
+    "TicketAdminReply",
 )
 
 

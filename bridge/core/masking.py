@@ -25,7 +25,7 @@ import phonenumbers
 # Channels whose recipient is a person's phone number; and those whose recipient names a
 # record of the company's (a client or invoice id, a card adhesion), not a way to reach
 # someone: shown as they are. Any other channel's recipient is a person's contact.
-PHONE_CHANNELS = frozenset({"whatsapp"})
+PHONE_CHANNELS = frozenset({"whatsapp", "sms", "whatsapp_consent", "whatsapp_ticket"})
 SYSTEM_CHANNELS = frozenset({"plan", "hook", "none", "whmcs", "whmcs_payment", "pagos360_debit"})
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

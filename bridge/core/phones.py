@@ -47,3 +47,18 @@ def _argentine_mobile(number: phonenumbers.PhoneNumber) -> phonenumbers.PhoneNum
         return number
     with_nine = phonenumbers.parse(f"+549{national}")
     return with_nine if phonenumbers.is_valid_number(with_nine) else number
+
+
+def whatsapp_sender(address: str | None) -> str | None:
+    """The E.164 number of a WhatsApp address as Twilio writes it (`whatsapp:+5491145678901`),
+    or None when it is not one (another channel's address, or no valid number)."""
+    text = (address or "").strip()
+    if not text.startswith("whatsapp:+"):
+        return None
+    try:
+        number = phonenumbers.parse(text[len("whatsapp:") :], None)
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

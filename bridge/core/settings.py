@@ -161,11 +161,23 @@ class TwilioSettings:
     twilio_messaging_service_sid: str | None = setting(
         fields.String(load_default=None, validate=validate.Regexp(r"^MG[0-9a-fA-F]{32}$"))
     )
+    # The SMS sender of the fallback (bridge.core.fallback): a number of the account.
+    twilio_sms_from: str | None = setting(
+        fields.String(load_default=None, validate=validate.Regexp(r"^\+[1-9]\d{6,14}$"))
+    )
     twilio_api_base: str = setting(fields.Url(load_default="https://api.twilio.com", require_tld=False))
     twilio_content_api_base: str = setting(fields.Url(load_default="https://content.twilio.com", require_tld=False))
     # How often the relay asks Twilio about templates WhatsApp is still reviewing.
     template_poll_seconds: float = setting(fields.Float(load_default=300.0, validate=validate.Range(1, 86400)))
     twilio_timeout_seconds: float = setting(fields.Float(load_default=10.0, validate=validate.Range(0.1, 120)))
+
+    @property
+    def twilio_sms_configured(self) -> bool:
+        return bool(
+            self.twilio_account_sid
+            and self.twilio_auth_token
+            and (self.twilio_sms_from or self.twilio_messaging_service_sid)
+        )
 
     @property
     def twilio_configured(self) -> bool:
@@ -250,6 +262,7 @@ class DeliverySettings:
         fields.Float(load_default=10.0, validate=validate.Range(0.01, 10000))
     )
     rate_limit_email_per_second: float = setting(fields.Float(load_default=5.0, validate=validate.Range(0.01, 10000)))
+    rate_limit_sms_per_second: float = setting(fields.Float(load_default=1.0, validate=validate.Range(0.01, 10000)))
     rate_limit_max_wait_seconds: float = setting(fields.Float(load_default=2.0, validate=validate.Range(0, 60)))
     throttle_pause_seconds: float = setting(fields.Float(load_default=5.0, validate=validate.Range(0.01, 3600)))
     retry_max_attempts: int = setting(fields.Integer(load_default=8, validate=validate.Range(1, 100)))

@@ -12,11 +12,11 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from bridge.core.events import BRIDGE_SOURCE, InboundRefused
-from bridge.inbound import openapi, pagos360, twilio_status, whmcs
+from bridge.inbound import openapi, pagos360, twilio_inbound, twilio_status, whmcs
 from bridge.inbound.rejections import MACHINE_PATHS, Rejected, rejection
 
 # Every inbound endpoint, each declared by its own module (bridge.inbound.sources).
-SOURCES = (whmcs.SOURCE, pagos360.SOURCE, twilio_status.SOURCE)
+SOURCES = (whmcs.SOURCE, pagos360.SOURCE, twilio_status.SOURCE, twilio_inbound.SOURCE)
 
 
 def event_sources() -> tuple[str, ...]:

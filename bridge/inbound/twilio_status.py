@@ -3,7 +3,8 @@
 Checked with the twilio library's RequestValidator against the public URL Twilio called
 (PUBLIC_BASE_URL, so it works behind a proxy). Receipts arrive out of order; the Action
 state machine only moves forward (sent -> delivered -> read, or undelivered / failed),
-so a late "sent" after "read" changes nothing.
+so a late "sent" after "read" changes nothing. A message reported undelivered or failed
+hands its notice over to the next channel of its fallback chain (bridge.core.fallback).
 """
 
 from __future__ import annotations
@@ -11,20 +12,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from marshmallow import Schema, fields
 from sqlalchemy import select
-from twilio.request_validator import RequestValidator
 
 from bridge import metrics
 from bridge.core.events import InboundEvent
+from bridge.core.fallback import next_in_chain
 from bridge.core.states import State
-from bridge.inbound.parse import clean
-from bridge.inbound.rejections import Rejected, request_body, require_content_type
+from bridge.inbound.rejections import Rejected
 from bridge.inbound.sources import InboundSource, error_response
+from bridge.inbound.twilio_signature import signed_form
 from bridge.services import services
 from bridge.store.models import Action
-from bridge.store.outbox import record_event
+from bridge.store.outbox import record_event, store_planned
 from bridge.store.transitions import move
 from providers.twilio_errors import describe
 
@@ -40,37 +41,38 @@ STATUS_TO_STATE = {
     "failed": State.FAILED,
 }
 SENT_OR_LATER = [State.SENT, State.DELIVERED, State.READ]
+NOT_DELIVERED = (State.UNDELIVERED, State.FAILED)
+# The channels whose messages Twilio sends, and so reports on here.
+TWILIO_CHANNELS = ("whatsapp", "sms")
+STATUS_PATH = "/webhooks/twilio/status"
 
 
-@blueprint.post("/webhooks/twilio/status")
+@blueprint.post(STATUS_PATH)
 def receive() -> tuple[Response, int]:
     svc = services()
-    settings = svc.settings
-    if not (settings.twilio_auth_token and settings.public_base_url):
-        raise Rejected(404, "delivery receipts need TWILIO_AUTH_TOKEN and PUBLIC_BASE_URL", reason="not_configured")
-    # Twilio posts its fields form-encoded; any other body would read as no fields at all.
-    require_content_type("application/x-www-form-urlencoded")
-    request_body()  # refuses a body over MAX_BODY_BYTES, chunked or not, before the form is read
-    params = request.form.to_dict()
-    url = settings.twilio_status_callback_url or ""
-    if request.query_string:
-        url += "?" + request.query_string.decode()
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not signature or not RequestValidator(settings.twilio_auth_token).validate(url, params, signature):
-        raise Rejected(401, "X-Twilio-Signature does not match")
-    params = clean(params)  # after the check, which signs the fields as sent; before any query
+    params = signed_form(svc.settings, STATUS_PATH, "delivery receipts")
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
     if not sid or not status:
         raise Rejected(400, "MessageSid and MessageStatus are required", reason="schema")
     metrics.event_received("twilio", "MessageStatus")
     with svc.db.session() as session:
-        action_id = session.scalar(select(Action.id).where(Action.provider_ref == sid, Action.channel == "whatsapp"))
+        found = session.execute(
+            select(Action.id, Action.event_id, Action.content).where(
+                Action.provider_ref == sid, Action.channel.in_(TWILIO_CHANNELS)
+            )
+        ).first()
+        action_id = found.id if found is not None else None
         target = STATUS_TO_STATE.get(status)
-        if action_id is not None and target is not None:
+        if found is not None and target is not None:
             error = describe(params.get("ErrorCode"))
+            takes_over = next_in_chain(found.content, params.get("ErrorCode")) if target in NOT_DELIVERED else []
             reason = f"Twilio: {status}" + (f" ({error})" if error else "")
+            if takes_over:
+                reason += f"; {takes_over[0][1].channel} takes the notice over"
             extra: dict[str, Any] = {"last_error": error} if error else {}  # column values for move's UPDATE
-            moved = move(session, action_id, target, reason, expect=SENT_OR_LATER, **extra)
+            moved = move(session, found.id, target, reason, expect=SENT_OR_LATER, **extra)
+            if moved and takes_over:  # only the receipt that moved it hands over: a repeat changes nothing
+                store_planned(session, svc.queue, found.event_id, takes_over)
             return jsonify(action_id=action_id, state=str(target) if moved else "unchanged"), 200
     if action_id is None:
         # Not one of ours, or it arrived before the worker recorded the sid: keep it on record.
@@ -91,7 +93,7 @@ class TwilioStatusSchema(Schema):
 SOURCE = InboundSource(
     source="twilio",
     blueprint=blueprint,
-    path="/webhooks/twilio/status",
+    path=STATUS_PATH,
     schema=TwilioStatusSchema,
     schema_name="TwilioStatus",
     content_type="application/x-www-form-urlencoded",

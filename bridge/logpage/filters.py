@@ -14,7 +14,7 @@ from bridge.core.states import State
 
 # Who records events: the two webhooks, Twilio's receipts for unknown messages, the bridge itself.
 # Channels no provider carries out: the planning, a hook's error, a recorded "nothing to do".
-INTERNAL_CHANNELS = ("plan", "hook", "none")
+INTERNAL_CHANNELS = ("plan", "hook", "none", "whatsapp_consent", "whatsapp_ticket")
 
 
 @dataclass(frozen=True)

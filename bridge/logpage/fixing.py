@@ -18,6 +18,8 @@ from bridge.services import Services
 from bridge.store.models import Action, AuditEntry
 from bridge.store.outbox import store_planned
 from bridge.store.queueing import requeue
+from bridge.work.whatsapp_gate import CONSENT_CHANNEL
+from bridge.work.whatsapp_tickets import TICKET_CHANNEL
 
 
 def audit(
@@ -37,7 +39,7 @@ def audit(
 
 def retryable_channels(svc: Services) -> frozenset[str]:
     """Channels a worker can carry out: a failed hook error or a recorded "none" cannot be retried."""
-    return frozenset({*svc.providers, PLAN_CHANNEL})
+    return frozenset({*svc.providers, PLAN_CHANNEL, CONSENT_CHANNEL, TICKET_CHANNEL})
 
 
 def retry_actions(svc: Services, staff: Staff, action_ids: Iterable[int], why: str) -> list[int]:

@@ -78,7 +78,7 @@ class ShownEvent:
 def shown_event(detail: EventDetail, revealed: frozenset[int], staff_emails: frozenset[str]) -> ShownEvent:
     """The event page: every Action's recipient is masked in every other text of the event
     (another Action's error, the payload) as much as in its own."""
-    masker = Masker(personal_recipients(detail.actions), keep=staff_emails)
+    masker = Masker([*personal_recipients(detail.actions), *_sender(detail.event)], keep=staff_emails)
     actions = [
         _action(a, masker, a.id in revealed, detail.transitions[a.id], detail.attempts[a.id]) for a in detail.actions
     ]
@@ -88,6 +88,13 @@ def shown_event(detail: EventDetail, revealed: frozenset[int], staff_emails: fro
         actions=actions,
         audit=[_audit(entry, masker) for entry in detail.audit],
     )
+
+
+def _sender(event: Event) -> list[str]:
+    """A customer's WhatsApp message names its sender (bridge.inbound.twilio_inbound): masked
+    like any recipient, however Twilio wrote it (`whatsapp:+549…`, WaId `549…`)."""
+    number = event.payload.get("number") if isinstance(event.payload, dict) else None
+    return [number] if isinstance(number, str) else []
 
 
 def shown_row(action: Action) -> dict[str, Any]:

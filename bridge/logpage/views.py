@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from bridge.core.states import State
 from bridge.inbound import event_sources
-from bridge.logpage import chart, export, queries
+from bridge.logpage import chart, conversations, export, queries
 from bridge.logpage.auth import (
     LoginLimit,
     LoginLimited,
@@ -227,6 +227,26 @@ def chart_page() -> str:
     return render_template(
         "logpage/chart.html", svg=chart.render_svg(data, _tz()), data=data, span=span, ranges=list(chart.RANGES)
     )
+
+
+@blueprint.get("/conversations")
+@login_required
+def conversations_page() -> str:
+    """The numbers that wrote on WhatsApp, the latest first."""
+    with services().db.session() as session:
+        rows = conversations.numbers(session)
+    return render_template("logpage/conversations.html", rows=rows, tz=_tz())
+
+
+@blueprint.get("/conversations/<id:event_id>")
+@login_required
+def conversation_page(event_id: int) -> str:
+    """The conversation of the number that sent message `event_id`, in time order."""
+    with services().db.session() as session:
+        found = conversations.conversation(session, event_id)
+    if found is None:
+        abort(404)
+    return render_template("logpage/conversation.html", conversation=found, tz=_tz(), now=datetime.now(UTC))
 
 
 @blueprint.get("/templates")

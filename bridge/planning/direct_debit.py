@@ -19,12 +19,12 @@ from sqlalchemy import Row, select
 from bridge.core.event_data import Adhesion, Client, Debit, EventData
 from bridge.core.event_fields import identifier, mapping, money, number, text
 from bridge.core.settings import Settings
-from bridge.planning.enrichment import Enricher, whmcs_rows
+from bridge.planning.enrichment import Enricher
 from bridge.store.db import Database
 from bridge.store.models import Action, Base, CardAdhesion, DebitPayment, DebitRequest, string_width
 from providers.base import ProviderError
 from providers.pagos360 import Pagos360Api
-from providers.whmcs_api import NotFound, WhmcsApi
+from providers.whmcs_api import NotFound, WhmcsApi, whmcs_rows
 
 DEBIT_REQUEST_CHANNEL = "pagos360_debit"  # the Actions that ask Pagos360 for a debit
 DIRECT_DEBIT_NEEDS = frozenset({"adhesion", "debit", "debit_group"})

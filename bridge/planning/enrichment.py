@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from bridge.core.event_data import Client, Contact, EventData, Invoice, Quote, Service
+from bridge.core.event_data import Client, Contact, EventData, Invoice, Quote, Service, Ticket
 from bridge.core.event_fields import first_identifier, identifier, mapping, money, number, text
 from bridge.core.whmcs_params import HookFields, hook_fields
-from providers.whmcs_api import NotFound, WhmcsApi
+from providers.whmcs_api import NotFound, WhmcsApi, whmcs_rows
 
 CONTACT_PREFERENCES = {
     "general": "generalemails",
@@ -43,10 +43,12 @@ class Enricher:
         quote = self._quote(flat, at) if "quote" in needs else None
         service = self._service(flat, at) if "service" in needs else None
         domain_name = self._domain_name(flat, at) if "domain" in needs else ""
+        ticket = self._ticket(flat, at) if "ticket" in needs else None
         client_id = first_identifier(
             *hook.client_id_candidates(),
             (invoice.client_id if invoice else None, "invoice's userid"),
             (quote.client_id if quote else None, "quote's userid"),
+            (ticket.client_id if ticket else None, "ticket's userid"),
         )
         client, missing = None, ""
         if "client" in needs or "contacts" in needs:
@@ -59,6 +61,7 @@ class Enricher:
             service=service,
             quote=quote,
             domain_name=domain_name,
+            ticket=ticket,
             missing=missing,
             lookups=tuple(self.lookups),
         )
@@ -122,6 +125,23 @@ class Enricher:
             due_date=_date(answer.get("duedate")),
             date_paid=_date(answer.get("datepaid")),
             status=text(answer.get("status"), "GetInvoice.status"),
+        )
+
+    def _ticket(self, flat: Mapping[str, Any], at: str) -> Ticket | None:
+        ticket_id = identifier(flat.get("ticketid"), f"{at}ticketid")
+        if not ticket_id:
+            return None
+        if self.whmcs is None:
+            return Ticket(id=ticket_id, subject=text(flat.get("subject"), f"{at}subject"))
+        answer = self._call("GetTicket", ticketid=ticket_id)
+        client_id = text(answer.get("userid"), "GetTicket.userid")
+        return Ticket(
+            id=ticket_id,
+            number=text(answer.get("tid"), "GetTicket.tid"),
+            code=text(answer.get("c"), "GetTicket.c"),
+            client_id="" if client_id == "0" else client_id,  # 0: a guest's ticket
+            status=text(answer.get("status"), "GetTicket.status"),
+            subject=text(answer.get("subject"), "GetTicket.subject"),
         )
 
     def _quote(self, flat: Mapping[str, Any], at: str) -> Quote | None:
@@ -202,15 +222,6 @@ def _client_from(client_id: str, row: Mapping[str, Any], where: str) -> Client:
         email_preferences={str(k): _truthy(v) for k, v in preferences.items()},
         custom_fields={str(k): text(v, f"{where}{key}.{k}") for k, v in custom.items()},
     )
-
-
-def whmcs_rows(answer: dict[str, Any], outer: str, inner: str) -> list[dict[str, Any]]:
-    """WHMCS wraps lists as {"quotes": {"quote": [...]}}, or "" when there are none."""
-    block = answer.get(outer)
-    rows = block.get(inner) if isinstance(block, dict) else None
-    if isinstance(rows, dict):
-        rows = [rows]
-    return [row for row in rows or [] if isinstance(row, dict)]
 
 
 def _truthy(value: Any) -> bool:

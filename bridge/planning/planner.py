@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from bridge.core.actions import PLAN_CHANNEL, PlannedAction
 from bridge.core.catalog import Catalog
@@ -21,10 +22,12 @@ from bridge.core.events import InboundEvent
 from bridge.core.settings import Settings
 from bridge.planning.direct_debit import DirectDebitResolver
 from bridge.planning.enrichment import Enricher
+from bridge.planning.whatsapp_inbound import InboundMessageResolver
 from bridge.store.db import Database
 from bridge.store.models import Action, Event
 from bridge.store.search import looked_up_words
 from bridge.store.templates import usable_templates
+from bridge.store.whatsapp_numbers import conversation_of_ticket, remember_phone
 from bridge.work.executors import Executed
 from hooks import HookContext, HookRegistry
 from providers.base import ProviderError
@@ -102,7 +105,25 @@ class Planner:
 
     def _whmcs_hook(self, inbound: InboundEvent, needs: frozenset[str]) -> EventData:
         # A new Enricher per event: it asks WHMCS each thing at most once per event.
-        return Enricher(self.whmcs).resolve(inbound.payload.get("params", {}), needs)
+        data = Enricher(self.whmcs).resolve(inbound.payload.get("params", {}), needs)
+        if data.ticket is None:
+            return data
+        # Whether a WhatsApp conversation opened the ticket is the bridge's own record.
+        with self.db.session() as session:
+            conversation = conversation_of_ticket(session, data.ticket.id)
+            if conversation is None:
+                return data
+            ticket = replace(data.ticket, whatsapp_number=conversation.number, conversation_id=conversation.id)
+        return replace(data, ticket=ticket)
+
+    def _remember(self, client_id: str, numbers: list[str]) -> None:
+        """The client's WhatsApp numbers, for matching their own messages to them later."""
+        if not numbers:
+            return
+        with self.db.session() as session:
+            for number in dict.fromkeys(numbers):
+                remember_phone(session, number, client_id)
+            session.commit()
 
     def _plan(self, action: Action) -> Executed:
         with self.db.session() as session:
@@ -121,18 +142,25 @@ class Planner:
             source += " (WHMCS API not configured)"
         note = f"planned {len(planned)} actions {source}"
         phones = [p.recipient for _, p in planned if p.channel == "whatsapp" and p.skip_reason is None]
+        if data.client is not None:
+            self._remember(data.client.id, [p.recipient for _, p in planned if _client_whatsapp(p)])
         words = looked_up_words(data, phones[0] if phones else None)
         return Executed(provider_ref="plan", detail={"note": note}, follow_up=tuple(planned), search_words=tuple(words))
+
+
+def _client_whatsapp(planned: PlannedAction) -> bool:
+    return planned.channel == "whatsapp" and planned.skip_reason is None and not planned.content.get("staff")
 
 
 def resolvers_for(
     db: Database, settings: Settings, whmcs: WhmcsApi | None, pagos360: Pagos360Api | None
 ) -> dict[str, Resolve]:
     """The bridge's look-ups by event source, besides WHMCS hooks: Pagos360's notifications
-    are read back from Pagos360's API (bridge.planning.direct_debit)."""
+    are read back from Pagos360's API (bridge.planning.direct_debit); a customer's WhatsApp
+    message is matched to a client by phone (bridge.planning.whatsapp_inbound)."""
 
     def pagos360_notification(inbound: InboundEvent, needs: frozenset[str]) -> EventData:
         resolver = DirectDebitResolver(db, pagos360, whmcs, settings)
         return resolver.resolve(inbound.type, inbound.payload, needs)
 
-    return {"pagos360": pagos360_notification}
+    return {"pagos360": pagos360_notification, "twilio": InboundMessageResolver(db, whmcs).resolve}

@@ -22,11 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from bridge.core.actions import PlannedAction
 from bridge.core.event_fields import EventShapeError, money
 from bridge.core.events import InboundEvent
-from bridge.planning.enrichment import whmcs_rows
 from bridge.services import Services
 from bridge.store.models import CardAdhesion, DebitRequest, ScheduledRun, utcnow
 from bridge.store.outbox import record_event, store_planned
 from providers.base import ProviderError
+from providers.whmcs_api import whmcs_rows
 
 log = logging.getLogger(__name__)
 JOB_NAME = "debit-cycle"

@@ -342,3 +342,51 @@ class WhatsAppTemplate(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)  # last asked Twilio
     status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WhatsAppNumber(Base):
+    """What the bridge knows of one WhatsApp number (E.164): when its owner last wrote, which
+    opens WhatsApp's 24-hour window for free-form messages, and whether they opted out.
+
+    Written only by single statements (an upsert that keeps the latest message time; a
+    consent change), so two workers or web processes never lose each other's update."""
+
+    __tablename__ = "whatsapp_numbers"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    consent_keyword: Mapped[str] = mapped_column(String(32), default="")  # the word that changed it
+
+
+class KnownPhone(Base):
+    """A phone number the bridge has seen for a WHMCS client, in an event or a look-up: how
+    a customer's WhatsApp message is matched to a client (WHMCS's API cannot search clients
+    by phone). One number may belong to several clients; the match then names them all."""
+
+    __tablename__ = "known_phones"
+    __table_args__ = (UniqueConstraint("number", "client_id", name="uq_known_phones_number_client_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(32), index=True)
+    client_id: Mapped[str] = mapped_column(String(32))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WhatsAppConversation(Base):
+    """A customer's WhatsApp conversation with the company, and the WHMCS ticket it opened:
+    from their first message until the ticket is closed or 24 hours pass without a message
+    either way (bridge.work.whatsapp_tickets). Staff answers to that ticket go back to the
+    number (hooks/tickets.py)."""
+
+    __tablename__ = "whatsapp_conversations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(32), index=True)
+    client_id: Mapped[str] = mapped_column(String(32))
+    ticket_id: Mapped[str] = mapped_column(String(32), index=True)  # GetTicket's ticketid
+    ticket_number: Mapped[str] = mapped_column(String(32))  # the `tid` the client sees
+    ticket_code: Mapped[str] = mapped_column(String(32), default="")  # `c`: opens it in the client area
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

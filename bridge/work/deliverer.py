@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from bridge import metrics
+from bridge.core.fallback import next_in_chain
 from bridge.core.retry import RetryPolicy
 from bridge.core.states import CLAIMABLE, State
 from bridge.store.db import Database
@@ -216,7 +217,10 @@ class Deliverer:
                 delay = self.policy.delay(action.attempts, error.retry_after)
                 state, reason = State.RETRYING, f"transient error, retry in {delay:.1f}s: {error}"
                 extra = {"next_attempt_at": utcnow() + timedelta(seconds=delay)}
-            move(
+            takes_over = next_in_chain(action.content, error.code) if state == State.FAILED else []
+            if takes_over:
+                reason += f"; {takes_over[0][1].channel} takes the notice over"
+            won = move(
                 session,
                 action.id,
                 state,
@@ -226,6 +230,8 @@ class Deliverer:
                 last_error=str(error),
                 **extra,
             )
+            if won and takes_over:  # the move decides: a relay that took the attempt over hands nothing
+                store_planned(session, self.queue, action.event_id, takes_over)
         return Outcome(action.id, state, reason)
 
     @staticmethod

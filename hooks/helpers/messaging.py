@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bridge.core.event_data import Client
+from bridge.core.fallback import FALLBACK_KEY
 from bridge.core.phones import whatsapp_number
+from bridge.core.sms_text import gsm7, segments
 from hooks import HookContext, PlannedAction
 from hooks.helpers.variables import common
 from providers.email_address import NotOneAddress, single_address
@@ -43,7 +45,7 @@ def client_notice(
     message = _Message(ctx, notice, language, variables)
     planned: list[PlannedAction] = []
     if "whatsapp" in channels:
-        planned.append(message.whatsapp(client))
+        planned.append(message.whatsapp(client, category))
     if "email" in channels:
         refused = category is not None and client.email_preferences.get(category) is False
         planned.append(
@@ -76,7 +78,25 @@ class _Message:
         }
         return planned_email(address, content, skip)
 
-    def whatsapp(self, client: Client) -> PlannedAction:
+    def fallback(self, client: Client, number: str, category: str | None) -> list[dict[str, Any]]:
+        """What takes this WhatsApp notice over if WhatsApp cannot carry it (bridge.core.fallback):
+        each channel of the event's fallback that can reach this client, rendered now."""
+        catalog = self.ctx.catalog
+        chain: list[dict[str, Any]] = []
+        for channel in catalog.fallback_for(self.notice):
+            if channel == "sms" and catalog.has(self.language, self.notice, "sms"):
+                body = gsm7(catalog.render(self.language, self.notice, "sms", self.variables))
+                content = {"body": body, "language": self.language, "segments": segments(body)}
+                chain.append({"channel": "sms", "recipient": number, "content": content})
+            elif channel == "email" and catalog.has(self.language, self.notice, "email_body"):
+                if category is not None and client.email_preferences.get(category) is False:
+                    continue  # the client turned these emails off: a fallback does not override it
+                email = self.email(client.email, None)
+                if email.skip_reason is None:
+                    chain.append({"channel": "email", "recipient": email.recipient, "content": email.content})
+        return chain
+
+    def whatsapp(self, client: Client, category: str | None = None) -> PlannedAction:
         ctx = self.ctx
         content: dict[str, Any] = {
             "body": ctx.catalog.render(self.language, self.notice, "whatsapp", self.variables),
@@ -94,6 +114,9 @@ class _Message:
         if number is None:
             reason = f"no usable WhatsApp number in {client.phonenumber!r}"
             return PlannedAction("whatsapp", client.phonenumber or "-", content, reason)
+        chain = self.fallback(client, number, category)
+        if chain:
+            content[FALLBACK_KEY] = chain
         return PlannedAction("whatsapp", number, content)
 
 

@@ -10,6 +10,9 @@ from hooks import HookContext, PlannedAction
 from hooks.helpers import variables as v
 from hooks.helpers.messaging import planned_email
 
+# The one WhatsApp template every staff alert goes as outside the staff member's window.
+STAFF_TEMPLATE = "StaffAlert"
+
 
 def staff_notice(ctx: HookContext, notice: str, **extra: Any) -> list[PlannedAction]:
     """The staff's email and WhatsApp alerts for `notice`, if routing.toml's [staff] asks."""
@@ -26,11 +29,27 @@ def staff_notice(ctx: HookContext, notice: str, **extra: Any) -> list[PlannedAct
     variables.update(extra)
     subject, body = _texts(ctx, notice, language, variables)
     planned = [planned_email(address, {"subject": subject, "body": body, "staff": True}) for address in staff.emails]
+    whatsapp = _whatsapp_content(ctx, language, subject, body)
     for raw in staff.whatsapp:
         number = whatsapp_number(raw, None, ctx.settings.default_phone_region)
         skip = None if number else f"staff WhatsApp number {raw!r} in routing.toml is not usable"
-        planned.append(PlannedAction("whatsapp", number or raw, {"body": f"{subject}\n{body}", "staff": True}, skip))
+        planned.append(PlannedAction("whatsapp", number or raw, whatsapp, skip))
     return planned
+
+
+def _whatsapp_content(ctx: HookContext, language: str, subject: str, body: str) -> dict[str, Any]:
+    """A staff alert on WhatsApp: the whole text inside the staff member's 24-hour window, and
+    outside it the approved `StaffAlert` template (its subject and a link to the event on the
+    delivery log), as every business-initiated message must go."""
+    content: dict[str, Any] = {"body": f"{subject}\n{body}", "staff": True, "free_form_in_window": True}
+    template = ctx.whatsapp_template(STAFF_TEMPLATE, language)
+    if template is not None:
+        public = ctx.settings.public_base_url
+        log_url = f"{public.rstrip('/')}/log/?q={ctx.event.external_id}" if public else "(the delivery log)"
+        values = {"company_name": ctx.catalog.company.get("name", ""), "subject": subject, "log_url": log_url}
+        content["content_sid"] = template.content_sid
+        content["content_variables"] = template.content_variables(values)
+    return content
 
 
 def _texts(ctx: HookContext, event: str, language: str, variables: dict[str, Any]) -> tuple[str, str]:

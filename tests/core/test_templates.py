@@ -55,6 +55,14 @@ def test_any_customer_text_renders_verbatim_and_is_never_evaluated(where, name, 
             "client_id",
             "event_name",
             "invoice_balance",
+            "ticket_number",
+            "ticket_url",
+            "reply_text",
+            "admin_name",
+            "subject",
+            "whatsapp_number",
+            "whatsapp_text",
+            "why",
         )
     }
     values["firstname"] = name
@@ -62,7 +70,7 @@ def test_any_customer_text_renders_verbatim_and_is_never_evaluated(where, name, 
     # Nothing the customer typed was evaluated: 7*191 would have printed 1337.
     if "1337" not in name + other:
         assert "1337" not in text
-    if part == "whatsapp":  # every WhatsApp text greets the client by name, verbatim
+    if part == "whatsapp" and event != "StaffAlert":  # every client's WhatsApp greets them by name, verbatim
         assert name.strip() in text
 
 
@@ -71,4 +79,7 @@ def test_every_client_notice_is_written_in_every_language():
     for language in ("es", "en", "pt_BR", "it"):
         missing = {(e, p) for (e, p) in client_parts if (language, e, p) not in set(PARTS)}
         assert not missing, (language, sorted(missing))
-    assert len(client_parts) == 15 * 3  # 12 WHMCS events and 3 direct-debit notices
+    # 12 WHMCS events and 3 direct-debit notices (WhatsApp and email); the staff's ticket
+    # answer, the staff alert's WhatsApp and 3 answers to the customer's own WhatsApp message
+    # (WhatsApp only); the SMS fallback of the 16 notices that may go outside the window.
+    assert len(client_parts) == 15 * 3 + 1 + 1 + 3 + 16

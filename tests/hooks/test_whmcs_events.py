@@ -45,6 +45,9 @@ EXPECTED = {
     "DomainDelete": {lang: ["radioandina.example"] for lang in ("es", "en")},
 }
 GREETING = {"es": "Hola Lucía", "en": "Hi Lucía"}
+# The customer wrote within the last 24 hours: each event's own free-form text goes, and is
+# what these tests read (the window rule: tests/work/test_whatsapp_gate.py).
+pytestmark = pytest.mark.usefixtures("the_customer_wrote")
 INVOICE_EVENTS = ("InvoiceCreated", "InvoiceCancelled", "InvoicePaid")
 
 

@@ -7,7 +7,8 @@ how to spoil that request's authentication, what it takes for a malformed body, 
 resend of the same event looks like, the status it answers for each refusal, and what one
 accepted request stores. Against that description, for every source:
 
-- an accepted request stores exactly what the source declares, and answers in JSON;
+- an accepted request stores exactly what the source declares, and its answer names the
+  record (in JSON, or where the source's caller wants it: Twilio's inbound webhook, TwiML);
 - the same event sent again has its effect once, and the answer names the same record;
 - a body of exactly MAX_BODY_BYTES is accepted, and one byte more is refused, whether the
   request says its length or sends it chunked (over real HTTP);
@@ -27,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 import requests
@@ -41,7 +42,7 @@ from bridge.inbound.signing import signed_request
 from bridge.services import Services, services
 from bridge.store.models import Action, ActionTransition, Attempt, Event
 from tests.conftest import AppFactory
-from tests.helpers import SECRET, count, load_sample, serve_app
+from tests.helpers import SECRET, count, load_form, load_sample, serve_app
 
 # The refusals every source is held to; a source declares the status it answers for each
 # one that applies to it (an endpoint that is always on cannot be "not configured").
@@ -138,6 +139,11 @@ class InboundContract:
         """What no log line may hold: the configured secret and the request's credentials."""
         raise NotImplementedError
 
+    def named_in(self, response: TestResponse) -> int:
+        """The id of what an accepted request was recorded as, from the answer (default: the
+        JSON key `answer_names`; a source whose caller wants another format says where)."""
+        return response.get_json()[self.answer_names]
+
     # -- the contract --------------------------------------------------------------------
     def refused_request(self, kind: str) -> tuple[dict[str, Any], Post]:
         """The app's settings and the request that make the refusal `kind`."""
@@ -172,7 +178,7 @@ class InboundContract:
         before = stored(svc)
         response = self.request().send(app)
         assert response.status_code == self.accepted_status, response.get_data(as_text=True)
-        assert isinstance(response.get_json()[self.answer_names], int)
+        assert isinstance(self.named_in(response), int)
         assert added(before, stored(svc)) == self.effect
 
     def test_the_same_event_twice_has_one_effect(self, app: Flask, run_worker: Callable[..., int]) -> None:
@@ -181,7 +187,7 @@ class InboundContract:
         first = self.request()
         answers = [post.send(app) for post in (first, self.resend(first))]
         assert [a.status_code for a in answers] == [self.accepted_status] * 2, answers[1].get_data(as_text=True)
-        assert answers[0].get_json()[self.answer_names] == answers[1].get_json()[self.answer_names]
+        assert self.named_in(answers[0]) == self.named_in(answers[1])
         assert added(before, stored(svc)) == self.effect
         # And once its jobs have run, one set of Actions: none planned twice.
         run_worker(app)
@@ -364,6 +370,7 @@ class TestPagos360(InboundContract):
 TWILIO_TOKEN = "twilio-auth-token-for-tests"
 PUBLIC = "https://bridge.hosting.example"
 CALLBACK = f"{PUBLIC}/webhooks/twilio/status"
+INBOUND_URL = f"{PUBLIC}/webhooks/twilio/inbound"
 MESSAGE_SID = "SM" + "4" * 32
 
 
@@ -446,3 +453,53 @@ class TestTwilioStatus(InboundContract):
         answers = [unknown.send(app), self.resend(unknown).send(app)]
         assert [a.status_code for a in answers] == [200, 200]
         assert added(before, stored(svc)) == {"events": 1}
+
+
+class TestTwilioInbound(InboundContract):
+    """POST /webhooks/twilio/inbound: a customer's WhatsApp message, form-encoded and signed
+    like the receipts. It is one event (and its planning) per MessageSid, answered with
+    empty TwiML that names the event in X-Bridge-Event-Id."""
+
+    settings: ClassVar[dict[str, Any]] = {"TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "PUBLIC_BASE_URL": PUBLIC}
+    accepted_status = 200
+    answer_names = "X-Bridge-Event-Id"
+    effect: ClassVar[dict[str, int]] = {"events": 1, "actions queued": 1, "transitions": 1, "jobs": 1}
+    refusals: ClassVar[dict[str, int]] = TestTwilioStatus.refusals
+    foreign_content_type = "application/json"
+    _sids = itertools.count(1)
+
+    def named_in(self, response: TestResponse) -> int:
+        assert response.mimetype == "text/xml" and response.get_data(as_text=True).endswith("<Response></Response>")
+        return int(response.headers[self.answer_names])
+
+    def request(self, *, filler: int = 0, token: str = TWILIO_TOKEN) -> Post:
+        params = load_form("inbound.text")
+        params["MessageSid"] = f"SM{next(self._sids):032x}"
+        params["Filler"] = "x" * filler  # a field Twilio does not send: kept, signed, never refused
+        return self._signed(params, token)
+
+    def _signed(self, params: dict[str, str], token: str) -> Post:
+        signature = RequestValidator(token).compute_signature(INBOUND_URL, params)
+        headers = {"content-type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+        return Post("/webhooks/twilio/inbound", urlencode(params).encode(), headers)
+
+    def resend(self, post: Post) -> Post:
+        return post  # Twilio retries a webhook with the same fields and signature
+
+    def without_credentials(self, post: Post) -> Post:
+        return post.with_headers(x_twilio_signature=None)
+
+    def with_wrong_credentials(self, post: Post) -> Post:
+        signed_by_another = Post(post.path, post.body, dict(post.headers))
+        wrong = RequestValidator("not-the-auth-token").compute_signature(
+            INBOUND_URL, dict(parse_qsl(post.body.decode(), keep_blank_values=True))
+        )
+        return signed_by_another.with_headers(x_twilio_signature=wrong)
+
+    def malformed(self) -> Post:
+        params = load_form("inbound.text")
+        del params["MessageSid"]  # signed, but no id to tell one message from a resend
+        return self._signed(params, TWILIO_TOKEN)
+
+    def secrets(self, post: Post) -> list[str]:
+        return [TWILIO_TOKEN, *([post.headers["X-Twilio-Signature"]] if "X-Twilio-Signature" in post.headers else [])]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
@@ -12,7 +11,10 @@ from twilio.request_validator import RequestValidator
 
 from bridge.services import services
 from bridge.store.models import Action, Event
-from tests.helpers import SAMPLES, actions_of, transitions_of
+from tests.helpers import actions_of, load_form, transitions_of
+
+# Free-form messages to the sample client go: they wrote within the last 24 hours.
+pytestmark = pytest.mark.usefixtures("the_customer_wrote")
 
 TOKEN = "twilio-auth-token-for-tests"
 SID = "AC" + "2" * 32
@@ -33,8 +35,7 @@ def app(make_app):
 
 
 def _sample(name: str) -> dict[str, str]:
-    lines = Path(SAMPLES / "twilio" / f"status_callback.{name}.txt").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line)
+    return load_form(f"status_callback.{name}")
 
 
 def _post(app, params: dict[str, str], signature: str | None = None):
@@ -115,7 +116,10 @@ def test_a_failed_receipt_after_sent_fails_the_action(app, sent_whatsapp):
         session.execute(update(Action).where(Action.id == sent_whatsapp.id).values(last_error=None))
     params = {**_sample("delivered"), "MessageStatus": "failed", "ErrorCode": "63003"}
     assert _post(app, params).get_json()["state"] == "failed"
+    # The notice is not lost: its fallback (an SMS, bridge.core.fallback) takes it over.
     assert (
         transitions_of(services(app), sent_whatsapp.id)[-1][2]
-        == "Twilio: failed (63003: the number is not on WhatsApp)"
+        == "Twilio: failed (63003: the number is not on WhatsApp); sms takes the notice over"
     )
+    taken_over = [a for a in actions_of(services(app), sent_whatsapp.event_id) if a.channel == "sms"]
+    assert [(a.recipient, a.hook) for a in taken_over] == [(sent_whatsapp.recipient, "fallback")]

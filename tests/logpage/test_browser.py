@@ -156,6 +156,13 @@ def test_staff_find_fix_and_export_in_a_browser(served, browser_page, seed, log_
         page.get_by_role("link", name="last 7d").click()
         expect(page.locator("svg.chart rect.bar")).not_to_have_count(0)
 
+        # The WhatsApp templates and conversations pages render under the same policy.
+        page.get_by_role("link", name="Templates").click()
+        expect(page.get_by_role("heading", name="WhatsApp templates")).to_be_visible()
+        expect(page.locator("tr.template-row")).not_to_have_count(0)
+        page.get_by_role("link", name="Conversations").click()
+        expect(page.get_by_role("heading", name="WhatsApp conversations")).to_be_visible()
+
         # Log out: the list is closed again.
         page.get_by_role("button", name="Log out").click()
         page.goto(f"{served}/log/")

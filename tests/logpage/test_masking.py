@@ -22,6 +22,9 @@ from bridge.services import services
 from tests.helpers import actions_of, load_sample
 from tests.logpage.conftest import EMAIL, cli, closed_port, csrf_of
 
+# Free-form messages to the sample client go: they wrote within the last 24 hours.
+pytestmark = pytest.mark.usefixtures("the_customer_wrote")
+
 SID = "AC" + "7" * 32
 MESSAGES_URL = f"https://twilio.test/2010-04-01/Accounts/{SID}/Messages.json"
 NUMBER = "+5493515551234"  # the sample client's, as stored

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 import responses
 
 from bridge.ops.logging_setup import scrub
 from tests.helpers import load_sample
+
+# Free-form messages to the sample client go: they wrote within the last 24 hours.
+pytestmark = pytest.mark.usefixtures("the_customer_wrote")
 
 
 def test_scrub_masks_phones_emails_and_secrets():

@@ -38,6 +38,9 @@ from bridge.work.ratelimit import RateLimiter
 from tests.helpers import REPO, SECRET, count, kill_tree, load_sample, plan_of
 from tests.support.prism import free_port
 
+# Free-form messages to the sample client go: they wrote within the last 24 hours.
+pytestmark = pytest.mark.usefixtures("the_customer_wrote")
+
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 TOKEN = "metrics-token-0123456789"
 TWILIO = {

@@ -38,6 +38,7 @@ DEFAULT_EVENTS = [
     "AfterModuleTerminate",
     "QuoteCreated",
     "DomainDelete",
+    "TicketAdminReply",
 ]
 ALL_EVENTS = [*DEFAULT_EVENTS, "InvoiceCreation"]
 
@@ -108,6 +109,9 @@ ALLOW = {
     "AfterModuleTerminate": MODULE,
     "QuoteCreated": dict.fromkeys({"quoteid", "userid", "status", "stage", "subject", "total", "validuntil"}, True),
     "DomainDelete": dict.fromkeys({"domainid", "userid", "domain"}, True),
+    "TicketAdminReply": dict.fromkeys(
+        {"ticketid", "replyid", "deptid", "deptname", "subject", "message", "priority", "admin", "status"}, True
+    ),
 }
 # Credentials: neither the key nor its value may appear anywhere in what is sent.
 SECRET_KEYS = {

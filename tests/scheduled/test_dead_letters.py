@@ -15,6 +15,9 @@ from bridge.store.models import Event
 from tests.helpers import actions_of
 from tests.support.smtp_server import smtp_server
 
+# Free-form messages to the sample client go: they wrote within the last 24 hours.
+pytestmark = pytest.mark.usefixtures("the_customer_wrote")
+
 SID = "AC" + "5" * 32
 STAFF = "guardia@tuhosting.example"
 

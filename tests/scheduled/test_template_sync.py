@@ -9,6 +9,7 @@ API (tests/support/content_stand_in.py), so a request the description refuses fa
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -65,9 +66,23 @@ def _row(svc, event, language, version=1):
     return next(r for r in _rows(svc) if (r.event_type, r.language, r.version) == (event, language, version))
 
 
-def _config_with(tmp_path, edit=None, staff_emails=()):
+# The notices most tests follow: a few, so that each sync asks Prism a few dozen times, not
+# a few hundred (the first test syncs every notice the shipped config has).
+FEW = ("ClientAdd", "InvoiceCreated", "InvoicePaid", "DomainDelete")
+
+
+def _config_with(tmp_path, edit=None, staff_emails=(), whatsapp_for=FEW):
     config = tmp_path / "config"
     shutil.copytree(DEFAULT_CONFIG_DIR, config)
+    routing = config / "routing.toml"
+
+    def keep_only(match: re.Match[str]) -> str:
+        if match.group(2) in whatsapp_for:
+            return match.group(0)
+        channels = [c for c in json.loads(match.group(3)) if c != "whatsapp"]
+        return f"{match.group(1)}{json.dumps(channels)}"
+
+    routing.write_text(re.sub(r"(\[events\.(\w+)\]\nchannels = )(\[[^\]]*\])", keep_only, routing.read_text()))
     if edit is not None:
         language, event, new_text = edit
         messages = config / "messages" / f"{language}.toml"
@@ -78,7 +93,6 @@ def _config_with(tmp_path, edit=None, staff_emails=()):
             text[:start] + f"whatsapp_template = {json.dumps(new_text, ensure_ascii=False)}" + text[end:]
         )
     if staff_emails:
-        routing = config / "routing.toml"
         text = routing.read_text().replace("emails = []", f"emails = {json.dumps(list(staff_emails))}", 1)
         routing.write_text(text)
     return config
@@ -113,8 +127,8 @@ def test_sync_submits_every_whatsapp_notice_once_as_twilio_describes_it(make_app
     assert len(content.requests) == asked and len(_rows(svc)) == len(rows)
 
 
-def test_the_approved_template_carries_the_notice(make_app, content, run_worker):
-    app = make_app(**_twilio(content))
+def test_the_approved_template_carries_the_notice(make_app, content, run_worker, tmp_path):
+    app = make_app(**_twilio(content), BRIDGE_CONFIG_DIR=str(_config_with(tmp_path)))
     svc = services(app)
     sync_templates(svc.db, svc.catalog, build_content_api(svc.settings))
     assert poll_templates(svc, build_content_api(svc.settings), utcnow(), NOW)  # received -> pending
@@ -142,7 +156,7 @@ def test_the_approved_template_carries_the_notice(make_app, content, run_worker)
 
 
 def test_a_changed_text_is_a_new_version_and_the_approved_one_serves_until_it_is_approved(make_app, content, tmp_path):
-    svc = services(make_app(**_twilio(content)))
+    svc = services(make_app(**_twilio(content), BRIDGE_CONFIG_DIR=str(_config_with(tmp_path / "before"))))
     sync_templates(svc.db, svc.catalog, build_content_api(svc.settings))
     content.decide("invoice_paid_es_v1", "approved")
     poll_templates(svc, build_content_api(svc.settings), utcnow(), NOW)
@@ -199,8 +213,10 @@ def test_a_rejection_is_recorded_with_twilios_reason_and_told_to_the_staff_once(
     assert "domain_delete_it_v1" in email.content["subject"] and reason in email.content["body"]
 
 
-def test_a_text_twilio_refuses_is_recorded_and_a_busy_twilio_is_asked_again_by_the_next_sync(make_app, content):
-    svc = services(make_app(**_twilio(content)))
+def test_a_text_twilio_refuses_is_recorded_and_a_busy_twilio_is_asked_again_by_the_next_sync(
+    make_app, content, tmp_path
+):
+    svc = services(make_app(**_twilio(content), BRIDGE_CONFIG_DIR=str(_config_with(tmp_path))))
     content.fail_next(r"^/v1/Content$", 400, 21656, "The ContentVariables Parameter is invalid")
     content.fail_next(r"/ApprovalRequests/whatsapp$", 503, 20503, "Service Unavailable")
 
@@ -221,8 +237,8 @@ def test_a_text_twilio_refuses_is_recorded_and_a_busy_twilio_is_asked_again_by_t
     assert _row(svc, refused.event_type, refused.language).status == "failed"  # a new text is needed
 
 
-def test_without_twilio_credentials_every_template_is_an_approved_dry_run(make_app, content):
-    dry = services(make_app())
+def test_without_twilio_credentials_every_template_is_an_approved_dry_run(make_app, content, tmp_path):
+    dry = services(make_app(BRIDGE_CONFIG_DIR=str(_config_with(tmp_path))))
     assert isinstance(build_content_api(dry.settings), DryRunContent)
     report = sync_templates(dry.db, dry.catalog, build_content_api(dry.settings))
     assert len(report.made) == len(dry.catalog.whatsapp_notices())
@@ -233,13 +249,13 @@ def test_without_twilio_credentials_every_template_is_an_approved_dry_run(make_a
         assert usable_templates(session, dry_run=False) == {}
         assert len(missing_templates(session, dry.catalog, dry_run=False)) == len(dry.catalog.whatsapp_notices())
 
-    real = services(make_app(**_twilio(content)))
+    real = services(make_app(**_twilio(content), BRIDGE_CONFIG_DIR=str(_config_with(tmp_path / "real"))))
     sync_templates(real.db, real.catalog, build_content_api(real.settings))
     assert {(r.status, r.dry_run) for r in _rows(real)} == {("received", False)}
 
 
-def test_readyz_and_the_metric_report_the_notices_without_an_approved_template(make_app, content):
-    app = make_app(**_twilio(content))
+def test_readyz_and_the_metric_report_the_notices_without_an_approved_template(make_app, content, tmp_path):
+    app = make_app(**_twilio(content), BRIDGE_CONFIG_DIR=str(_config_with(tmp_path)))
     svc = services(app)
     notices = len(svc.catalog.whatsapp_notices())
     ready = app.test_client().get("/readyz").get_json()
@@ -259,8 +275,8 @@ def test_readyz_and_the_metric_report_the_notices_without_an_approved_template(m
     assert gauge.samples[0].value == 0
 
 
-def test_templates_commands_sync_and_list_each_notice_with_its_state(make_app, content):
-    app = make_app(**_twilio(content))
+def test_templates_commands_sync_and_list_each_notice_with_its_state(make_app, content, tmp_path):
+    app = make_app(**_twilio(content), BRIDGE_CONFIG_DIR=str(_config_with(tmp_path)))
     runner = app.test_cli_runner()
     listed = runner.invoke(args=["templates", "status"])
     assert listed.exit_code == 0
@@ -277,8 +293,8 @@ def test_templates_commands_sync_and_list_each_notice_with_its_state(make_app, c
     assert listed.output.strip().endswith("without an approved template")
 
 
-def test_the_relay_asks_only_about_versions_not_asked_for_the_poll_interval(make_app, content):
-    svc = services(make_app(**_twilio(content)))
+def test_the_relay_asks_only_about_versions_not_asked_for_the_poll_interval(make_app, content, tmp_path):
+    svc = services(make_app(**_twilio(content), BRIDGE_CONFIG_DIR=str(_config_with(tmp_path))))
     sync_templates(svc.db, svc.catalog, build_content_api(svc.settings))
     fetches = len([r for r in content.requests if r[0] == "GET"])
     assert poll_templates(svc, build_content_api(svc.settings), utcnow(), timedelta(minutes=5)) == []

@@ -72,7 +72,8 @@ def test_up_then_send_test_event_then_recent(tmp_path):
     finally:
         os.killpg(up.pid, signal.SIGTERM)
         output = up.communicate(timeout=30)[0]
-    assert "DRY RUN for whatsapp, email" in output
+    assert "DRY RUN for whatsapp, sms, email" in output
+    assert "WhatsApp templates (dry run):" in output  # synced at start: messages go as templates
     assert "bridge: stopped" in output
     assert up.returncode == 0
     assert not (tmp_path / "instance" / "redis" / "redis.sock").exists()  # the private Redis went with it

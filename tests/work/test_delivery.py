@@ -17,6 +17,9 @@ from bridge.core.states import State
 from tests.helpers import actions_of, attempts_of, load_sample, transitions_of
 from tests.support.smtp_server import smtp_server
 
+# Free-form messages to the sample client go: they wrote within the last 24 hours.
+pytestmark = pytest.mark.usefixtures("the_customer_wrote")
+
 SID = "AC" + "0" * 32
 TWILIO = {
     "TWILIO_ACCOUNT_SID": SID,

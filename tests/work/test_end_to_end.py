@@ -14,6 +14,9 @@ from tests.helpers import SECRET, actions_of, attempts_of, load_sample
 from tests.support.prism import TEST_ACCOUNT_SID, PrismTwilio
 from tests.support.smtp_server import smtp_server
 
+# Free-form messages to the sample client go: they wrote within the last 24 hours.
+pytestmark = pytest.mark.usefixtures("the_customer_wrote")
+
 
 @pytest.fixture(scope="module")
 def prism() -> Iterator[PrismTwilio]:

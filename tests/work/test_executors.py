@@ -33,17 +33,21 @@ def test_every_channel_has_one_executor_paced_by_the_rate_its_provider_declares(
     from bridge.services import services
     from bridge.wiring import build_executors
     from bridge.work.payments import PaymentGuard
+    from bridge.work.whatsapp_gate import ConsentRecorder, WhatsAppGate
 
     svc = services(make_app(**CONFIGURED))
     executors = build_executors(svc)
 
-    assert set(executors) == {*svc.providers, "plan"}
+    assert set(executors) == {*svc.providers, "plan", "whatsapp_consent", "whatsapp_ticket"}
     assert all(executor.channel == channel for channel, executor in executors.items())
     rates = {channel: (e.rate_key, e.per_second) for channel, e in executors.items() if e.per_second is not None}
     assert rates == {"whatsapp": ("twilio:whatsapp:+14155238886", 7), "email": ("email:127.0.0.1", 3)}
     assert isinstance(executors["plan"], Planner)
     # Money goes through the guard that claims the payment before WHMCS is asked.
     assert isinstance(executors["whmcs_payment"], PaymentGuard)
+    # WhatsApp goes through the consent and 24-hour window checks.
+    assert isinstance(executors["whatsapp"], WhatsAppGate)
+    assert isinstance(executors["whatsapp_consent"], ConsentRecorder)
 
 
 class _Pager:

@@ -72,6 +72,7 @@ def test_two_relays_at_once_queue_each_action_once(post_event, make_app, svc):
 
 
 @pytest.mark.slow  # left out of `make check`: it starts and kills a worker process
+@pytest.mark.usefixtures("the_customer_wrote")  # the WhatsApp goes free-form: its window is open
 def test_a_worker_killed_mid_send_loses_nothing(make_app, base_config, run_worker):
     """A real worker process is SIGKILLed while Twilio (a slow local stand-in) holds its
     request; the relay finds the Action stuck in `sending` and a new worker sends it."""

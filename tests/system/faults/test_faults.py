@@ -40,7 +40,7 @@ from bridge.core.states import FINAL, State
 from bridge.store.db import Database
 from bridge.store.models import Action, ActionTransition, Attempt, Event
 from tests import backends
-from tests.helpers import REPO
+from tests.helpers import REPO, approve_every_template
 from tests.support.pagos360_stand_in import pagos360_stand_in
 from tests.support.smtp_server import smtp_server
 from tests.system.faults import harness
@@ -122,6 +122,7 @@ def test_faults_under_load(base_config, database_url, redis_url, tmp_path, capsy
         smtp_server() as (inbox, smtp_port),
     ):
         settings = _settings(base_config, twilio_url, whmcs_url, p360, smtp_port)
+        approve_every_template(database_url)  # production: the notices go as approved templates
         settings["BRIDGE_CONFIG_DIR"] = str(shutil.copytree(DEFAULT_CONFIG_DIR, tmp_path / "config"))
         env = {**os.environ, **{k: str(v) for k, v in settings.items()}}
         cluster = harness.Cluster(env=env, logs=logs, worker_count=WORKERS)

@@ -27,6 +27,7 @@ from bridge.core.states import FINAL, State
 from bridge.store.db import Database
 from bridge.store.models import Action, ActionTransition, Attempt, Event
 from tests import backends
+from tests.helpers import approve_every_template
 from tests.support.prism import free_port
 from tests.support.smtp_server import smtp_server
 from tests.system.faults import harness
@@ -88,6 +89,7 @@ def test_two_web_and_three_worker_machines_share_one_database_and_redis(base_con
     events = _events()
     with serve(twilio.handle) as twilio_url, smtp_server() as (inbox, smtp_port):
         settings = _settings(base_config, twilio_url, smtp_port)
+        approve_every_template(database_url)  # production: the notices go as approved templates
 
         def machine_env(name: str) -> dict[str, str]:
             return {**os.environ, **settings, "INSTANCE_PATH": str(tmp_path / name)}

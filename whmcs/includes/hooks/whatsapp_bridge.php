@@ -57,7 +57,7 @@ function default_settings(): array
             'ClientAdd', 'ClientChangePassword', 'ClientEdit',
             'InvoiceCreated', 'InvoiceCancelled', 'InvoicePaid',
             'AfterModuleSuspend', 'AfterModuleUnsuspend', 'AfterModuleTerminate',
-            'QuoteCreated', 'DomainDelete',
+            'QuoteCreated', 'DomainDelete', 'TicketAdminReply',
         ],
         // Whole HTTP request, connect included. Capped at 2000.
         'timeout_ms' => 2000,
@@ -163,6 +163,10 @@ function allow_lists(): array
             'quoteid', 'userid', 'status', 'stage', 'subject', 'total', 'validuntil',
         ]),
         'DomainDelete' => $keys(['domainid', 'userid', 'domain']),
+        // A staff answer: its text goes back to a customer who wrote on WhatsApp.
+        'TicketAdminReply' => $keys([
+            'ticketid', 'replyid', 'deptid', 'deptname', 'subject', 'message', 'priority', 'admin', 'status',
+        ]),
     ];
     return $lists;
 }
