@@ -42,6 +42,7 @@ class Contact:
     email: str
     # Which kinds of email WHMCS sends this contact: general, invoice, product, domain.
     receives: frozenset[str] = frozenset()
+    phonenumber: str = ""  # as typed in WHMCS: how a contact's WhatsApp message finds the client
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,7 @@ class Enricher:
                 lastname=text(row.get("lastname"), f"{where}lastname"),
                 email=text(row.get("email"), f"{where}email"),
                 receives=frozenset(kind for kind, key in CONTACT_PREFERENCES.items() if _truthy(row.get(key))),
+                phonenumber=text(row.get("phonenumber"), f"{where}phonenumber"),
             )
             for row in rows
         )

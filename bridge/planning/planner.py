@@ -19,6 +19,7 @@ from bridge.core.catalog import Catalog
 from bridge.core.event_data import EventData
 from bridge.core.event_fields import EventShapeError
 from bridge.core.events import InboundEvent
+from bridge.core.phones import whatsapp_number
 from bridge.core.settings import Settings
 from bridge.planning.direct_debit import DirectDebitResolver
 from bridge.planning.enrichment import Enricher
@@ -143,9 +144,17 @@ class Planner:
         note = f"planned {len(planned)} actions {source}"
         phones = [p.recipient for _, p in planned if p.channel == "whatsapp" and p.skip_reason is None]
         if data.client is not None:
-            self._remember(data.client.id, [p.recipient for _, p in planned if _client_whatsapp(p)])
+            region = data.client.country or self.settings.default_phone_region
+            numbers = [*(p.recipient for _, p in planned if _client_whatsapp(p)), *_contacts(data, region)]
+            self._remember(data.client.id, numbers)
         words = looked_up_words(data, phones[0] if phones else None)
         return Executed(provider_ref="plan", detail={"note": note}, follow_up=tuple(planned), search_words=tuple(words))
+
+
+def _contacts(data: EventData, region: str) -> list[str]:
+    """The client's contacts' numbers the look-ups read: a contact may write on WhatsApp too."""
+    numbers = (whatsapp_number(contact.phonenumber, None, region) for contact in data.contacts)
+    return [number for number in numbers if number]
 
 
 def _client_whatsapp(planned: PlannedAction) -> bool:

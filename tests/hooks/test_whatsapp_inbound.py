@@ -267,3 +267,15 @@ def test_the_opt_out_is_mirrored_to_the_whmcs_field_routing_names(make_app, run_
     [sent] = sent_bodies(twilio)
     assert sent["Body"][0].startswith("Listo, Lucía")  # the client, read from WHMCS, in Spanish
     assert json.loads(json.dumps(by_channel["whatsapp_consent"].content)) == {"opted_out": True, "keyword": "BAJA"}
+
+
+def test_a_contacts_number_read_from_whmcs_finds_the_client_too(make_app, run_worker, twilio):
+    from tests.support.whmcs_stand_in import API_URL, SETTINGS, WhmcsStandIn
+
+    app = make_app(**TWILIO, **SETTINGS)
+    twilio.add_callback(responses.POST, API_URL, callback=WhmcsStandIn())
+    whmcs_event(app, "InvoiceCreated")  # its handlers look the client's contacts up
+    run_worker()
+    with services(app).db.session() as session:
+        known = set(session.execute(select(KnownPhone.number, KnownPhone.client_id)).all())
+    assert known == {(SAMPLE_NUMBER, "1042"), ("+5493515554321", "1042")}

@@ -299,3 +299,26 @@ def test_the_relay_asks_only_about_versions_not_asked_for_the_poll_interval(make
     fetches = len([r for r in content.requests if r[0] == "GET"])
     assert poll_templates(svc, build_content_api(svc.settings), utcnow(), timedelta(minutes=5)) == []
     assert len([r for r in content.requests if r[0] == "GET"]) == fetches
+
+
+def test_production_start_up_names_the_notices_without_an_approved_template(make_app, content, tmp_path, caplog):
+    import logging
+
+    from bridge.app import report_missing_templates
+
+    svc = services(make_app(**_twilio(content), BRIDGE_CONFIG_DIR=str(_config_with(tmp_path))))
+    with caplog.at_level(logging.WARNING, logger="bridge.startup"):
+        report_missing_templates(svc)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "bridge.startup"]
+    assert line.startswith(f"{len(svc.catalog.whatsapp_notices())} WhatsApp notices have no approved template")
+    assert "InvoicePaid (it)" in line and "templates sync" in line
+
+    sync_templates(svc.db, svc.catalog, build_content_api(svc.settings))
+    for template in list(content.templates.values()):
+        content.decide(template.name, "approved")
+    for _ in range(2):
+        poll_templates(svc, build_content_api(svc.settings), utcnow(), NOW)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="bridge.startup"):
+        report_missing_templates(svc)
+    assert [r for r in caplog.records if r.name == "bridge.startup"] == []

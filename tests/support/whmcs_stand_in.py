@@ -34,6 +34,7 @@ CONTACTS = {
                 "firstname": "Martín",
                 "lastname": "Paz",
                 "email": "administracion@radioandina.example",
+                "phonenumber": "0351 15 555-4321",
                 "password": "$2y$10$hash-that-must-never-be-stored",
                 "generalemails": "0",
                 "invoiceemails": "1",
