@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from bridge.core.actions import CONSENT_CHANNEL, TICKET_CHANNEL
+from bridge.core.events import WHATSAPP_MESSAGE
 from bridge.core.keywords import OPT_OUT, consent_keyword
 from hooks import HookContext, PlannedAction, add_hook
 from hooks.helpers.staff import staff_notice
 
-MESSAGE_TYPE = "WhatsAppMessage"
-CONSENT_CHANNEL = "whatsapp_consent"  # bridge.work.whatsapp_gate.ConsentRecorder carries it out
-TICKET_CHANNEL = "whatsapp_ticket"  # bridge.work.whatsapp_tickets.WhatsAppTickets carries it out
 UNMATCHED_NOTICE = "WhatsAppFromUnknown"  # the staff alert for a number no single client has
 STAFF_TEXT_CHARACTERS = 500
 
@@ -45,7 +44,7 @@ def message_text(ctx: HookContext) -> str:
     return str(params.get("Body") or params.get("ButtonText") or "")
 
 
-@add_hook(MESSAGE_TYPE, priority=10, name="whatsapp_inbound.consent", needs=("sender", "client"))
+@add_hook(WHATSAPP_MESSAGE, priority=10, name="whatsapp_inbound.consent", needs=("sender", "client"))
 def consent(ctx: HookContext) -> list[PlannedAction]:
     """STOP, BAJA, SAIR, … as the whole message: the number's choice is stored (and
     mirrored to the WHMCS opt-out field of the one matching client, when routing names
@@ -95,7 +94,7 @@ def reply(ctx: HookContext, notice: str, language: str, **marks: Any) -> Planned
     return PlannedAction("whatsapp", sender.number, {"body": body, "language": language, "in_window": True, **marks})
 
 
-@add_hook(MESSAGE_TYPE, priority=20, name="whatsapp_inbound.ticket", needs=("sender", "client"))
+@add_hook(WHATSAPP_MESSAGE, priority=20, name="whatsapp_inbound.ticket", needs=("sender", "client"))
 def ticket(ctx: HookContext) -> list[PlannedAction]:
     """Anything but a keyword: the client's ticket, or the staff when no single client is
     known by the number (none, or several sharing it)."""

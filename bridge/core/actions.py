@@ -9,6 +9,10 @@ from typing import Any
 
 # The planning Action every event starts with: its executor is the planner.
 PLAN_CHANNEL = "plan"
+# A WhatsApp number's opt-out or opt-in, stored by bridge.work.whatsapp_gate.ConsentRecorder.
+CONSENT_CHANNEL = "whatsapp_consent"
+# A customer's WhatsApp message into their WHMCS ticket (bridge.work.whatsapp_tickets).
+TICKET_CHANNEL = "whatsapp_ticket"
 
 
 @dataclass(frozen=True)

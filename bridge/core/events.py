@@ -9,6 +9,9 @@ from typing import Any
 # the dead-letter report).
 BRIDGE_SOURCE = "bridge"
 
+# A customer's WhatsApp message to the company (source "twilio", bridge.inbound.twilio_inbound).
+WHATSAPP_MESSAGE = "WhatsAppMessage"
+
 # The WHMCS hook points the bridge accepts (the PHP hook file sends these).
 WHMCS_EVENTS = (
     "ClientAdd",

@@ -22,10 +22,12 @@ from typing import Any
 
 import phonenumbers
 
+from bridge.core.actions import CONSENT_CHANNEL, TICKET_CHANNEL
+
 # Channels whose recipient is a person's phone number; and those whose recipient names a
 # record of the company's (a client or invoice id, a card adhesion), not a way to reach
 # someone: shown as they are. Any other channel's recipient is a person's contact.
-PHONE_CHANNELS = frozenset({"whatsapp", "sms", "whatsapp_consent", "whatsapp_ticket"})
+PHONE_CHANNELS = frozenset({"whatsapp", "sms", CONSENT_CHANNEL, TICKET_CHANNEL})
 SYSTEM_CHANNELS = frozenset({"plan", "hook", "none", "whmcs", "whmcs_payment", "pagos360_debit"})
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

@@ -17,7 +17,7 @@ from flask import Blueprint, Response
 from marshmallow import Schema, ValidationError, fields, validate
 
 from bridge import metrics
-from bridge.core.events import InboundEvent
+from bridge.core.events import WHATSAPP_MESSAGE, InboundEvent
 from bridge.core.phones import whatsapp_sender
 from bridge.inbound.rejections import Rejected
 from bridge.inbound.sources import InboundSource, error_response
@@ -31,7 +31,6 @@ blueprint = Blueprint("twilio_inbound", __name__)
 log = logging.getLogger(__name__)
 
 INBOUND_PATH = "/webhooks/twilio/inbound"
-MESSAGE_TYPE = "WhatsAppMessage"
 # Twilio's answer for "received, nothing to reply now": replies go later, through the API.
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 MAX_MEDIA = 10  # WhatsApp sends at most one medium per message; Twilio documents up to 10
@@ -48,8 +47,8 @@ def receive() -> Response:
     number = whatsapp_sender(params["From"])
     if number is None:
         raise Rejected(400, "From: not a WhatsApp sender (whatsapp:+<number>)", reason="schema", field="From")
-    metrics.event_received("twilio", MESSAGE_TYPE)
-    inbound = InboundEvent("twilio", MESSAGE_TYPE, params["MessageSid"], {"params": params, "number": number})
+    metrics.event_received("twilio", WHATSAPP_MESSAGE)
+    inbound = InboundEvent("twilio", WHATSAPP_MESSAGE, params["MessageSid"], {"params": params, "number": number})
     result = record_event(svc.db, inbound, plan_on=svc.queue)
     if result.created:
         with svc.db.session() as session:

@@ -13,11 +13,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bridge.core.events import WHATSAPP_MESSAGE
 from bridge.core.masking import Masker, mask_recipient
 from bridge.store.models import Action, Event, WhatsAppNumber
 from bridge.store.whatsapp_numbers import WINDOW
 
-MESSAGE_TYPE = "WhatsAppMessage"  # bridge.inbound.twilio_inbound's events
 CUSTOMER_CHANNELS = ("whatsapp", "sms")
 LIMIT = 200  # the latest messages each way; older ones stay on their events' pages
 
@@ -57,28 +57,34 @@ def numbers(session: Session, limit: int = 100) -> list[NumberRow]:
     rows = session.scalars(
         select(WhatsAppNumber).order_by(WhatsAppNumber.last_inbound_at.desc().nulls_last()).limit(limit)
     ).all()
-    found = []
-    for row in rows:
-        latest = session.scalar(
-            select(func.max(Event.id)).where(
-                Event.source == "twilio", Event.type == MESSAGE_TYPE, Event.payload["number"].as_string() == row.number
-            )
+    # One query for every listed number's newest message, not one per number: each reads
+    # the WhatsApp messages (the `type` index), not the whole history.
+    sender = Event.payload["number"].as_string()
+    latest: dict[str, int] = {
+        number: event_id
+        for number, event_id in session.execute(
+            select(sender, func.max(Event.id))
+            .where(Event.source == "twilio", Event.type == WHATSAPP_MESSAGE, sender.in_([r.number for r in rows]))
+            .group_by(sender)
         )
-        found.append(NumberRow(mask_recipient(row.number, "whatsapp"), row.last_inbound_at, row.opted_out, latest))
-    return found
+    }
+    return [
+        NumberRow(mask_recipient(r.number, "whatsapp"), r.last_inbound_at, r.opted_out, latest.get(r.number))
+        for r in rows
+    ]
 
 
 def conversation(session: Session, event_id: int) -> Conversation | None:
     """The conversation of the number that sent message `event_id`; None when that event is
     not a customer's WhatsApp message."""
     event = session.get(Event, event_id)
-    if event is None or event.type != MESSAGE_TYPE or not isinstance(event.payload.get("number"), str):
+    if event is None or event.type != WHATSAPP_MESSAGE or not isinstance(event.payload.get("number"), str):
         return None
     number = event.payload["number"]
     masker = Masker([number])
     inbound = session.scalars(
         select(Event)
-        .where(Event.source == "twilio", Event.type == MESSAGE_TYPE, Event.payload["number"].as_string() == number)
+        .where(Event.source == "twilio", Event.type == WHATSAPP_MESSAGE, Event.payload["number"].as_string() == number)
         .order_by(Event.id.desc())
         .limit(LIMIT)
     ).all()

@@ -10,11 +10,12 @@ from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bridge.core.actions import CONSENT_CHANNEL, PLAN_CHANNEL, TICKET_CHANNEL
 from bridge.core.states import State
 
 # Who records events: the two webhooks, Twilio's receipts for unknown messages, the bridge itself.
 # Channels no provider carries out: the planning, a hook's error, a recorded "nothing to do".
-INTERNAL_CHANNELS = ("plan", "hook", "none", "whatsapp_consent", "whatsapp_ticket")
+INTERNAL_CHANNELS = (PLAN_CHANNEL, "hook", "none", CONSENT_CHANNEL, TICKET_CHANNEL)
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,13 @@ from collections.abc import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bridge.core.actions import PLAN_CHANNEL, PlannedAction
+from bridge.core.actions import CONSENT_CHANNEL, PLAN_CHANNEL, TICKET_CHANNEL, PlannedAction
 from bridge.core.states import State
 from bridge.logpage.auth import Staff
 from bridge.services import Services
 from bridge.store.models import Action, AuditEntry
 from bridge.store.outbox import store_planned
 from bridge.store.queueing import requeue
-from bridge.work.whatsapp_gate import CONSENT_CHANNEL
-from bridge.work.whatsapp_tickets import TICKET_CHANNEL
 
 
 def audit(

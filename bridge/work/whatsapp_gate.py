@@ -17,6 +17,7 @@ With WhatsApp a dry run nothing leaves the machine, and every template counts as
 
 from __future__ import annotations
 
+from bridge.core.actions import CONSENT_CHANNEL
 from bridge.store.db import Database
 from bridge.store.models import Action, utcnow
 from bridge.store.whatsapp_numbers import number_state, set_consent, touch_conversation, window_open
@@ -24,7 +25,6 @@ from bridge.work.executors import Executed, ProviderExecutor
 from providers import Provider
 from providers.base import ProviderError
 
-CONSENT_CHANNEL = "whatsapp_consent"
 # The code on an Action WhatsApp could not carry because the window was closed (the
 # fallback reads it like Twilio's own 63016).
 WINDOW_CLOSED = "window_closed"

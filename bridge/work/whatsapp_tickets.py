@@ -27,7 +27,7 @@ from typing import Any
 
 import requests
 
-from bridge.core.actions import PlannedAction
+from bridge.core.actions import TICKET_CHANNEL, PlannedAction
 from bridge.store.db import Database
 from bridge.store.models import Action, WhatsAppConversation, utcnow
 from bridge.store.whatsapp_numbers import current_conversation, touch_conversation
@@ -35,7 +35,6 @@ from bridge.work.executors import Executed
 from providers.base import ProviderError, transient_http_status
 from providers.whmcs_api import WhmcsApi, whmcs_rows
 
-TICKET_CHANNEL = "whatsapp_ticket"
 MAX_MEDIA_BYTES = 10 * 1024 * 1024  # WHMCS's usual upload limit; a larger file is left out, said so
 SUBJECT_CHARACTERS = 60
 

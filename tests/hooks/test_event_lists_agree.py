@@ -17,8 +17,7 @@ import tomllib
 import pytest
 
 from bridge.core.catalog import Catalog
-from bridge.core.events import WHMCS_EVENTS
-from bridge.inbound.twilio_inbound import MESSAGE_TYPE
+from bridge.core.events import WHATSAPP_MESSAGE, WHMCS_EVENTS
 from hooks import load_all
 from tests.helpers import REPO
 
@@ -125,7 +124,7 @@ def test_every_whmcs_event_has_a_handler_of_its_own_and_every_handler_a_known_ev
     }
     assert set(WHMCS_EVENTS) - own == set(), "a WHMCS event only the staff alert handles"
     pagos360_entities = {"card_adhesion", "card_debit_request"}
-    twilio_inbound = {MESSAGE_TYPE}  # a customer's WhatsApp message
+    twilio_inbound = {WHATSAPP_MESSAGE}  # a customer's WhatsApp message
     assert set(registry.event_types()) - set(WHMCS_EVENTS) - pagos360_entities - twilio_inbound == set()
 
 
