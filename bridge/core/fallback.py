@@ -47,3 +47,9 @@ def next_in_chain(content: dict[str, Any] | None, error_code: str | None) -> lis
         planned = PlannedAction(channel, str(link.get("recipient") or "-"), taken, link.get("skip_reason"))
         return [(HOOK, planned)]
     return []
+
+
+def with_handover(reason: str, takes_over: list[tuple[str, PlannedAction]]) -> str:
+    """The ending Action's reason, saying which channel took its notice over (the chain the
+    event page shows)."""
+    return f"{reason}; {takes_over[0][1].channel} takes the notice over" if takes_over else reason

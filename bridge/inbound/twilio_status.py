@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from bridge import metrics
 from bridge.core.events import InboundEvent
-from bridge.core.fallback import next_in_chain
+from bridge.core.fallback import next_in_chain, with_handover
 from bridge.core.states import State
 from bridge.inbound.rejections import Rejected
 from bridge.inbound.sources import InboundSource, error_response
@@ -66,9 +66,7 @@ def receive() -> tuple[Response, int]:
         if found is not None and target is not None:
             error = describe(params.get("ErrorCode"))
             takes_over = next_in_chain(found.content, params.get("ErrorCode")) if target in NOT_DELIVERED else []
-            reason = f"Twilio: {status}" + (f" ({error})" if error else "")
-            if takes_over:
-                reason += f"; {takes_over[0][1].channel} takes the notice over"
+            reason = with_handover(f"Twilio: {status}" + (f" ({error})" if error else ""), takes_over)
             extra: dict[str, Any] = {"last_error": error} if error else {}  # column values for move's UPDATE
             moved = move(session, found.id, target, reason, expect=SENT_OR_LATER, **extra)
             if moved and takes_over:  # only the receipt that moved it hands over: a repeat changes nothing

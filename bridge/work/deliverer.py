@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from bridge import metrics
-from bridge.core.fallback import next_in_chain
+from bridge.core.fallback import next_in_chain, with_handover
 from bridge.core.retry import RetryPolicy
 from bridge.core.states import CLAIMABLE, State
 from bridge.store.db import Database
@@ -218,8 +218,7 @@ class Deliverer:
                 state, reason = State.RETRYING, f"transient error, retry in {delay:.1f}s: {error}"
                 extra = {"next_attempt_at": utcnow() + timedelta(seconds=delay)}
             takes_over = next_in_chain(action.content, error.code) if state == State.FAILED else []
-            if takes_over:
-                reason += f"; {takes_over[0][1].channel} takes the notice over"
+            reason = with_handover(reason, takes_over)
             won = move(
                 session,
                 action.id,
