@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs
 
 import pytest
 import responses
 from sqlalchemy import select
-from twilio.request_validator import RequestValidator
 
 from bridge.core.states import State
 from bridge.inbound.signing import signed_request
 from bridge.services import services
 from bridge.store.models import Event, KnownPhone, WhatsAppNumber, utcnow
 from bridge.store.whatsapp_numbers import WINDOW, remember_phone
-from tests.helpers import SAMPLE_NUMBER, SECRET, actions_of, load_form, load_sample
+from tests.helpers import SAMPLE_NUMBER, SECRET, actions_of, load_form, load_sample, twilio_post
 
 TOKEN = "twilio-auth-token-for-tests"
 PUBLIC = "https://bridge.hosting.example"
@@ -56,9 +55,7 @@ def inbound(app, body: str = "", *, sender: str = SAMPLE_NUMBER, sample: str = "
     if body:
         params["Body"] = body
     params.update(fields)
-    signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}/webhooks/twilio/inbound", params)
-    headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
-    return app.test_client().post("/webhooks/twilio/inbound", data=urlencode(params), headers=headers)
+    return twilio_post(app, "/webhooks/twilio/inbound", params, TOKEN, PUBLIC)
 
 
 def whmcs_event(app, event: str = "ClientAdd") -> int:
@@ -126,9 +123,7 @@ def test_a_malformed_message_is_refused_with_the_field_and_stores_nothing(app, f
 
     svc = services(app)
     params = {**load_form("inbound.text"), **fields}
-    signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}/webhooks/twilio/inbound", params)
-    headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
-    response = app.test_client().post("/webhooks/twilio/inbound", data=urlencode(params), headers=headers)
+    response = twilio_post(app, "/webhooks/twilio/inbound", params, TOKEN, PUBLIC)
     assert response.status_code == 400 and error in response.get_json()["error"]
     assert count(svc, Event) == 0 and count(svc, WhatsAppNumber) == 0
 

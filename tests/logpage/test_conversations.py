@@ -4,13 +4,11 @@ sent them, in time order, the number masked, reached without the number in any U
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
 
 import responses
-from twilio.request_validator import RequestValidator
 
 from bridge.services import services
-from tests.helpers import SAMPLE_NUMBER, load_form
+from tests.helpers import SAMPLE_NUMBER, load_form, twilio_post
 from tests.hooks.test_whatsapp_inbound import MESSAGES_URL, PUBLIC, TOKEN, TWILIO
 from tests.logpage.conftest import log_in
 
@@ -18,13 +16,7 @@ from tests.logpage.conftest import log_in
 def _writes(app, text: str, sid: int) -> int:
     params = {**load_form("inbound.text"), "MessageSid": f"SM{sid:032x}", "From": f"whatsapp:{SAMPLE_NUMBER}"}
     params.update(Body=text, WaId=SAMPLE_NUMBER.lstrip("+"))
-    signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}/webhooks/twilio/inbound", params)
-    headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
-    return int(
-        app.test_client()
-        .post("/webhooks/twilio/inbound", data=urlencode(params), headers=headers)
-        .headers["X-Bridge-Event-Id"]
-    )
+    return int(twilio_post(app, "/webhooks/twilio/inbound", params, TOKEN, PUBLIC).headers["X-Bridge-Event-Id"])
 
 
 def test_a_conversation_shows_both_sides_in_order_with_the_number_masked(make_app, run_worker):

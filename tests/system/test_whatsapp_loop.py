@@ -18,11 +18,9 @@ import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 import responses
-from twilio.request_validator import RequestValidator
 
 from bridge.core.settings import DEFAULT_CONFIG_DIR
 from bridge.core.states import State
@@ -31,7 +29,7 @@ from bridge.scheduled.template_sync import poll_templates, sync_templates
 from bridge.services import services
 from bridge.store.models import utcnow
 from bridge.wiring import build_content_api
-from tests.helpers import SAMPLE_NUMBER, SECRET, actions_of, load_form, load_sample
+from tests.helpers import SAMPLE_NUMBER, SECRET, actions_of, load_form, load_sample, twilio_post
 from tests.support.content_stand_in import ContentStandIn, content_prism
 from tests.support.messages_stand_in import MessagesStandIn
 from tests.support.prism import TEST_ACCOUNT_SID, PrismTwilio
@@ -81,22 +79,16 @@ def _whmcs_event(app, event: str, **changes: object) -> int:
     return response.get_json()["event_id"]
 
 
-def _signed_form(app, path: str, params: dict[str, str]):
-    signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}{path}", params)
-    headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
-    return app.test_client().post(path, data=urlencode(params), headers=headers)
-
-
 def _customer_writes(app, text: str, sid: int) -> int:
     params = {**load_form("inbound.text"), "MessageSid": f"SM{sid:032x}", "From": WHATSAPP, "Body": text}
-    response = _signed_form(app, "/webhooks/twilio/inbound", params)
+    response = twilio_post(app, "/webhooks/twilio/inbound", params, TOKEN, PUBLIC)
     assert response.status_code == 200 and response.mimetype == "text/xml"
     return int(response.headers["X-Bridge-Event-Id"])
 
 
 def _receipt(app, sid: str, status: str, code: str) -> None:
     params = {**load_form("status_callback.delivered"), "MessageSid": sid, "MessageStatus": status, "ErrorCode": code}
-    assert _signed_form(app, "/webhooks/twilio/status", params).status_code == 200
+    assert twilio_post(app, "/webhooks/twilio/status", params, TOKEN, PUBLIC).status_code == 200
 
 
 def test_the_whole_whatsapp_loop(make_app, run_worker, tmp_path, messages_prism, contents_prism):

@@ -5,19 +5,27 @@ never handed over twice. Twilio's host is faked at the HTTP edge; the SMTP serve
 from __future__ import annotations
 
 import shutil
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs
 
 import pytest
 import responses
 from sqlalchemy import select
-from twilio.request_validator import RequestValidator
 
 from bridge.core.settings import DEFAULT_CONFIG_DIR
 from bridge.core.states import State
 from bridge.inbound.signing import signed_request
 from bridge.services import services
 from bridge.store.models import Action
-from tests.helpers import SAMPLE_NUMBER, SECRET, actions_of, customer_wrote, load_form, load_sample, transitions_of
+from tests.helpers import (
+    SAMPLE_NUMBER,
+    SECRET,
+    actions_of,
+    customer_wrote,
+    load_form,
+    load_sample,
+    transitions_of,
+    twilio_post,
+)
 
 SID = "AC" + "0" * 32
 TOKEN = "test-token"
@@ -126,9 +134,7 @@ def _receipt(app, sid: str, status: str, code: str | None = None):
     params = {**load_form("status_callback.delivered"), "MessageSid": sid, "MessageStatus": status}
     if code:
         params["ErrorCode"] = code
-    signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}/webhooks/twilio/status", params)
-    headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
-    return app.test_client().post("/webhooks/twilio/status", data=urlencode(params), headers=headers)
+    return twilio_post(app, "/webhooks/twilio/status", params, TOKEN, PUBLIC)
 
 
 @responses.activate
