@@ -369,21 +369,17 @@ class TestPagos360(InboundContract):
 
 TWILIO_TOKEN = "twilio-auth-token-for-tests"
 PUBLIC = "https://bridge.hosting.example"
-CALLBACK = f"{PUBLIC}/webhooks/twilio/status"
-INBOUND_URL = f"{PUBLIC}/webhooks/twilio/inbound"
 MESSAGE_SID = "SM" + "4" * 32
 
 
-class TestTwilioStatus(InboundContract):
-    """POST /webhooks/twilio/status: delivery receipts, form-encoded, signed with
-    X-Twilio-Signature over the public URL. A receipt for a message the bridge sent moves
-    its Action (and stores no event); a repeat moves nothing, and its answer names the
-    same Action with the state "unchanged"."""
+class TwilioSigned(InboundContract):
+    """What Twilio's two webhooks share: form-encoded fields signed with X-Twilio-Signature
+    over the public URL (`path` of PUBLIC), the same refusals, and Twilio's retries
+    repeating the same fields and signature."""
 
+    path: ClassVar[str]
     settings: ClassVar[dict[str, Any]] = {"TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "PUBLIC_BASE_URL": PUBLIC}
     accepted_status = 200
-    answer_names = "action_id"
-    effect: ClassVar[dict[str, int]] = {"actions sent": -1, "actions delivered": 1, "transitions": 1}
     refusals: ClassVar[dict[str, int]] = {
         NO_CREDENTIALS: 401,
         WRONG_CREDENTIALS: 401,
@@ -395,6 +391,35 @@ class TestTwilioStatus(InboundContract):
         NOT_CONFIGURED: 404,
     }
     foreign_content_type = "application/json"
+
+    def signed(self, params: dict[str, str], token: str = TWILIO_TOKEN) -> Post:
+        signature = RequestValidator(token).compute_signature(f"{PUBLIC}{self.path}", params)
+        headers = {"content-type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
+        return Post(self.path, urlencode(params).encode(), headers)
+
+    def resend(self, post: Post) -> Post:
+        return post  # Twilio retries a callback with the same fields and signature
+
+    def without_credentials(self, post: Post) -> Post:
+        return post.with_headers(x_twilio_signature=None)
+
+    def with_wrong_credentials(self, post: Post) -> Post:
+        fields = dict(parse_qsl(post.body.decode(), keep_blank_values=True))
+        signed_by_another = self.signed(fields, token="not-the-auth-token")
+        return post.with_headers(x_twilio_signature=signed_by_another.headers["X-Twilio-Signature"])
+
+    def secrets(self, post: Post) -> list[str]:
+        return [TWILIO_TOKEN, *([post.headers["X-Twilio-Signature"]] if "X-Twilio-Signature" in post.headers else [])]
+
+
+class TestTwilioStatus(TwilioSigned):
+    """POST /webhooks/twilio/status: delivery receipts. A receipt for a message the bridge
+    sent moves its Action (and stores no event); a repeat moves nothing, and its answer names
+    the same Action with the state "unchanged"."""
+
+    path = "/webhooks/twilio/status"
+    answer_names = "action_id"
+    effect: ClassVar[dict[str, int]] = {"actions sent": -1, "actions delivered": 1, "transitions": 1}
 
     def prepare(self, svc: Services) -> None:
         """A WhatsApp message the bridge sent, which Twilio knows as MESSAGE_SID."""
@@ -415,7 +440,7 @@ class TestTwilioStatus(InboundContract):
                 )
             )
 
-    def request(self, *, filler: int = 0, token: str = TWILIO_TOKEN, sid: str = MESSAGE_SID) -> Post:
+    def request(self, *, filler: int = 0, sid: str = MESSAGE_SID) -> Post:
         params = {
             "MessageSid": sid,
             "MessageStatus": "delivered",
@@ -423,28 +448,10 @@ class TestTwilioStatus(InboundContract):
             "To": "whatsapp:+5493515551234",
             "Filler": "x" * filler,
         }
-        signature = RequestValidator(token).compute_signature(CALLBACK, params)
-        headers = {"content-type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
-        return Post("/webhooks/twilio/status", urlencode(params).encode(), headers)
-
-    def resend(self, post: Post) -> Post:
-        return post  # Twilio retries a callback with the same fields and signature
-
-    def without_credentials(self, post: Post) -> Post:
-        return post.with_headers(x_twilio_signature=None)
-
-    def with_wrong_credentials(self, post: Post) -> Post:
-        signed_by_another = self.request(token="not-the-auth-token")
-        return post.with_headers(x_twilio_signature=signed_by_another.headers["X-Twilio-Signature"])
+        return self.signed(params)
 
     def malformed(self) -> Post:
-        params = {"AccountSid": "AC" + "2" * 32}  # signed, but without MessageSid and MessageStatus
-        signature = RequestValidator(TWILIO_TOKEN).compute_signature(CALLBACK, params)
-        headers = {"content-type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
-        return Post("/webhooks/twilio/status", urlencode(params).encode(), headers)
-
-    def secrets(self, post: Post) -> list[str]:
-        return [TWILIO_TOKEN, *([post.headers["X-Twilio-Signature"]] if "X-Twilio-Signature" in post.headers else [])]
+        return self.signed({"AccountSid": "AC" + "2" * 32})  # signed, but without MessageSid and MessageStatus
 
     def test_a_repeated_receipt_for_an_unknown_message_is_one_event(self, app: Flask) -> None:
         svc = services(app)
@@ -455,51 +462,27 @@ class TestTwilioStatus(InboundContract):
         assert added(before, stored(svc)) == {"events": 1}
 
 
-class TestTwilioInbound(InboundContract):
-    """POST /webhooks/twilio/inbound: a customer's WhatsApp message, form-encoded and signed
-    like the receipts. It is one event (and its planning) per MessageSid, answered with
-    empty TwiML that names the event in X-Bridge-Event-Id."""
+class TestTwilioInbound(TwilioSigned):
+    """POST /webhooks/twilio/inbound: a customer's WhatsApp message. It is one event (and its
+    planning) per MessageSid, answered with empty TwiML that names the event in
+    X-Bridge-Event-Id."""
 
-    settings: ClassVar[dict[str, Any]] = {"TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "PUBLIC_BASE_URL": PUBLIC}
-    accepted_status = 200
+    path = "/webhooks/twilio/inbound"
     answer_names = "X-Bridge-Event-Id"
     effect: ClassVar[dict[str, int]] = {"events": 1, "actions queued": 1, "transitions": 1, "jobs": 1}
-    refusals: ClassVar[dict[str, int]] = TestTwilioStatus.refusals
-    foreign_content_type = "application/json"
     _sids = itertools.count(1)
 
     def named_in(self, response: TestResponse) -> int:
         assert response.mimetype == "text/xml" and response.get_data(as_text=True).endswith("<Response></Response>")
         return int(response.headers[self.answer_names])
 
-    def request(self, *, filler: int = 0, token: str = TWILIO_TOKEN) -> Post:
+    def request(self, *, filler: int = 0) -> Post:
         params = load_form("inbound.text")
         params["MessageSid"] = f"SM{next(self._sids):032x}"
         params["Filler"] = "x" * filler  # a field Twilio does not send: kept, signed, never refused
-        return self._signed(params, token)
-
-    def _signed(self, params: dict[str, str], token: str) -> Post:
-        signature = RequestValidator(token).compute_signature(INBOUND_URL, params)
-        headers = {"content-type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature}
-        return Post("/webhooks/twilio/inbound", urlencode(params).encode(), headers)
-
-    def resend(self, post: Post) -> Post:
-        return post  # Twilio retries a webhook with the same fields and signature
-
-    def without_credentials(self, post: Post) -> Post:
-        return post.with_headers(x_twilio_signature=None)
-
-    def with_wrong_credentials(self, post: Post) -> Post:
-        signed_by_another = Post(post.path, post.body, dict(post.headers))
-        wrong = RequestValidator("not-the-auth-token").compute_signature(
-            INBOUND_URL, dict(parse_qsl(post.body.decode(), keep_blank_values=True))
-        )
-        return signed_by_another.with_headers(x_twilio_signature=wrong)
+        return self.signed(params)
 
     def malformed(self) -> Post:
         params = load_form("inbound.text")
         del params["MessageSid"]  # signed, but no id to tell one message from a resend
-        return self._signed(params, TWILIO_TOKEN)
-
-    def secrets(self, post: Post) -> list[str]:
-        return [TWILIO_TOKEN, *([post.headers["X-Twilio-Signature"]] if "X-Twilio-Signature" in post.headers else [])]
+        return self.signed(params)
