@@ -38,26 +38,14 @@ WHOLE_SYSTEM = (
 UNITS = ("tests/core/test_catalog.py", "tests/store/test_outbox.py")
 
 
+def _collect(marker: str, *paths: str) -> subprocess.CompletedProcess[str]:
+    """What `pytest --collect-only -m <marker>` selects among `paths` (run apart, as CI would)."""
+    command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-m", marker]
+    return subprocess.run([*command, *paths], cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
 def test_the_whole_system_tests_and_only_they_are_marked_slow():
-    collected = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--collect-only",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-m",
-            "slow",
-            *WHOLE_SYSTEM,
-            *UNITS,
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    collected = _collect("slow", *WHOLE_SYSTEM, *UNITS)
     # A path or test name that no longer exists is an error (exit 4), not an empty selection.
     assert collected.returncode == 0, collected.stdout + collected.stderr
     selected = [line for line in collected.stdout.splitlines() if "::" in line]
@@ -68,24 +56,7 @@ def test_the_whole_system_tests_and_only_they_are_marked_slow():
 
 
 def test_every_test_under_tests_system_is_marked_slow():
-    collected = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--collect-only",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-m",
-            "not slow",
-            "tests/system",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    collected = _collect("not slow", "tests/system")
     assert collected.returncode in (0, 5), collected.stdout + collected.stderr
     assert [line for line in collected.stdout.splitlines() if "::" in line] == []
     assert "deselected" in collected.stdout
