@@ -77,8 +77,24 @@ def build_app(config: Mapping[str, Any] | None = None, environ: Mapping[str, str
     metrics_endpoint.register(app)
     install_request_log(app)
     if settings.bridge_env == "production":
+        refuse_unheard_staff_alerts(app.extensions["bridge"])
         report_missing_templates(app.extensions["bridge"])
     return app
+
+
+def refuse_unheard_staff_alerts(svc: Services) -> None:
+    """Production start-up refuses a routing in which a notice staff must hear (a rejected
+    debit, a failed set-up, an order to activate by hand, ...: MUST_REACH_STAFF) reaches no
+    staff group with an address: such an alert would be planned for nobody."""
+    from bridge.core.settings import SettingsError
+
+    unheard = svc.catalog.staff.unheard()
+    if unheard:
+        raise SettingsError(
+            "refusing to start in production: no staff group with an email or WhatsApp number hears "
+            + ", ".join(unheard)
+            + f" (routing.toml [staff] in {svc.catalog.config_dir}: give `default` an address, or route them)"
+        )
 
 
 def report_missing_templates(svc: Services) -> None:

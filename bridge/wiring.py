@@ -15,8 +15,10 @@ from bridge.core.retry import RetryPolicy
 from bridge.core.settings import Settings
 from bridge.planning.planner import Planner, resolvers_for
 from bridge.services import Services
+from bridge.work.cancellations import CancellationRecorder
 from bridge.work.deliverer import Deliverer, Pacing
 from bridge.work.executors import Executor, ProviderExecutor
+from bridge.work.orders import OrderActivator
 from bridge.work.payments import PaymentGuard
 from bridge.work.ratelimit import RateLimiter
 from bridge.work.relay import Relay
@@ -29,7 +31,7 @@ from providers.smtp_email import SmtpEmail
 from providers.twilio_content import ContentApi, DryRunContent, TwilioContent
 from providers.twilio_sms import TwilioSms
 from providers.twilio_whatsapp import TwilioWhatsApp
-from providers.whmcs_api import WhmcsApi, WhmcsChanges, WhmcsPayments
+from providers.whmcs_api import WhmcsApi, WhmcsChanges, WhmcsOrders, WhmcsPayments
 
 
 def build_pagos360_api(settings: Settings) -> Pagos360Api | None:
@@ -121,9 +123,11 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
     if whmcs is not None:
         providers["whmcs"] = WhmcsChanges(whmcs)
         providers["whmcs_payment"] = WhmcsPayments(whmcs)
+        providers["whmcs_order"] = WhmcsOrders(whmcs)
     else:
         providers["whmcs"] = DryRun("whmcs", "WHMCS_API_URL not set")
         providers["whmcs_payment"] = DryRun("whmcs_payment", "WHMCS_API_URL not set")
+        providers["whmcs_order"] = DryRun("whmcs_order", "WHMCS_API_URL not set")
     pagos360 = build_pagos360_api(settings)
     if pagos360 is not None:
         providers["pagos360_debit"] = Pagos360Debits(pagos360)
@@ -145,13 +149,16 @@ def build_planner(svc: Services) -> Planner:
 def build_executors(svc: Services) -> dict[str, Executor]:
     """The one table the Deliverer looks channels up in: every provider of the app, the
     `whmcs_payment` one behind the payment guard (which claims a payment before WHMCS is
-    asked, so it is added once), WhatsApp behind its consent and window checks, the planner,
+    asked, so it is added once), `whmcs_order` behind the order claim (accepted once),
+    WhatsApp behind its consent and window checks, the planner,
     the recorder of a number's WhatsApp consent, and the customer's WhatsApp messages into
     WHMCS tickets."""
     executors: dict[str, Executor] = {}
     for channel, provider in svc.providers.items():
         if isinstance(provider, WhmcsPayments):
             executors[channel] = PaymentGuard(svc.db, provider)
+        elif isinstance(provider, WhmcsOrders):
+            executors[channel] = OrderActivator(svc.db, provider)
         elif channel == "whatsapp":
             dry_run = not svc.settings.twilio_configured
             executors[channel] = WhatsAppGate(svc.db, provider, dry_run=dry_run)
@@ -161,6 +168,8 @@ def build_executors(svc: Services) -> dict[str, Executor]:
     executors[planner.channel] = planner
     consent = ConsentRecorder(svc.db)
     executors[consent.channel] = consent
+    cancellations = CancellationRecorder(svc.db)
+    executors[cancellations.channel] = cancellations
     tickets = WhatsAppTickets(
         svc.db, svc.whmcs, build_media_fetcher(svc.settings), svc.catalog.inbound.ticket_department_id
     )

@@ -40,6 +40,10 @@ NEEDS = frozenset(
         "debit_group",
         "sender",
         "ticket",
+        "order",
+        "flagged_admin",
+        "user_clients",
+        "service_billing",
     }
 )
 

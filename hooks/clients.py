@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bridge.core.event_fields import mapping
 from hooks import HookContext, PlannedAction, add_hook
 from hooks.helpers.messaging import client_notice
@@ -46,3 +48,15 @@ def details_changed(ctx: HookContext) -> list[PlannedAction]:
             reason = f"no customer-facing field changed ({', '.join(touched) or 'nothing'}): not notified"
             return [PlannedAction("none", "-", {}, reason)]
     return client_notice(ctx, "general")
+
+
+@add_hook("UserChangePassword", priority=10, name="clients.user_password_changed", needs=("user_clients",))
+def user_password_changed(ctx: HookContext) -> list[PlannedAction]:
+    """WHMCS 8 moved logins to users, who may manage several client accounts: each client
+    the user belongs to hears it, as a security alert (whatever the email preferences say)."""
+    if not ctx.data.user_clients:
+        return client_notice(ctx, None)  # recorded as skipped, with the reason
+    planned: list[PlannedAction] = []
+    for client in ctx.data.user_clients:
+        planned.extend(client_notice(replace(ctx, data=replace(ctx.data, client=client, contacts=())), None))
+    return planned

@@ -183,6 +183,37 @@ class WhmcsPayments:
         raise ProviderError("a payment is added only through the bridge's payment claim", permanent=True)
 
 
+class WhmcsOrders:
+    """The two WHMCS calls a `whmcs_order` Action is made of: read an order's status, accept it.
+
+    As with payments, deciding that an order is accepted once is the bridge's
+    (bridge.work.orders claims the order in its database before `accept` is called)."""
+
+    channel = "whmcs_order"
+    rate_key = None
+    per_second = None  # no shared send rate
+
+    def __init__(self, api: WhmcsApi) -> None:
+        self.api = api
+
+    def status(self, order_id: str) -> str:
+        """The order's status in WHMCS (Pending, Active, Cancelled, Fraud, ...); NotFound
+        when there is no such order."""
+        rows = whmcs_rows(self.api.call("GetOrders", id=order_id), "orders", "order")
+        if not rows:
+            raise NotFound(f"WHMCS GetOrders: order {order_id} not found")
+        return str(rows[0].get("status") or "")
+
+    def accept(self, order_id: str) -> None:
+        """AcceptOrder with auto-setup: WHMCS's module provisions the services and WHMCS sends
+        its welcome emails. "Order ID not found or Status not Pending" covers both a missing
+        and an accepted order: `status` tells them apart."""
+        self.api.call("AcceptOrder", orderid=order_id, autosetup="true", sendemail="true")
+
+    def send(self, recipient: str, content: dict[str, Any]) -> SendResult:
+        raise ProviderError("an order is accepted only through the bridge's order claim", permanent=True)
+
+
 def _cents(value: Any) -> Decimal | None:
     try:
         return Decimal(str(value)).quantize(Decimal("0.01")) if value not in (None, "") else None

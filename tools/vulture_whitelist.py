@@ -199,3 +199,13 @@ conversations_page  # unused function (bridge/logpage/views.py)
 conversation_page  # unused function (bridge/logpage/views.py)
 window_open_until  # unused variable (bridge/logpage/conversations.py:43): read by the template
 latest_event_id  # unused variable (bridge/logpage/conversations.py:52): read by the template
+# Handlers registered with @add_hook (issue 14's events), and when a cancellation was asked.
+user_password_changed  # unused function (hooks/clients.py)
+activate  # unused function (hooks/orders.py)
+accepted  # unused function (hooks/quotes.py)
+stage_changed  # unused function (hooks/quotes.py)
+create_failed  # unused function (hooks/services.py)
+cancellation  # unused function (hooks/services.py)
+staff_opened  # unused function (hooks/tickets.py)
+staff_reply  # unused function (hooks/tickets.py)
+requested_at  # unused variable (bridge/store/models.py ServiceCancellation): for staff reading the database

@@ -13,6 +13,10 @@ PLAN_CHANNEL = "plan"
 CONSENT_CHANNEL = "whatsapp_consent"
 # A customer's WhatsApp message into their WHMCS ticket (bridge.work.whatsapp_tickets).
 TICKET_CHANNEL = "whatsapp_ticket"
+# A client's request to cancel a service, kept for the debit cycle (bridge.work.cancellations).
+CANCELLATION_CHANNEL = "cancellation"
+# A paid order accepted in WHMCS, once (bridge.work.orders).
+ORDER_CHANNEL = "whmcs_order"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ service with the file's name instead of failing later inside a worker.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from jinja2 import Template, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
+from bridge.core.activation import activation_policy
 from bridge.core.fallback import DEFAULT_FALLBACK
 from bridge.core.settings import DEFAULT_CONFIG_DIR, SettingsError
 from bridge.core.template_texts import TemplateRuleBroken, TemplateText, content_value, template_text
@@ -52,13 +54,111 @@ class ClientPolicy:
     contacts: bool = True  # also email the contacts whose WHMCS preferences cover the notice
 
 
-@dataclass(frozen=True)
-class StaffPolicy:
-    """`[staff]` in routing.toml: which events the company's own staff hear about."""
+# The notices staff must hear: production start-up refuses a routing in which one of them has
+# no staff group with an address ("Aquí yo debo enterarme" is a requirement, not a default).
+MUST_REACH_STAFF = (
+    "DebitAdhesionCanceled",
+    "DebitRejected",
+    "AfterModuleCreateFailed",
+    "OrderToActivate",
+    "OrderActivationFailed",
+    "WhatsAppFromUnknown",
+)
+DEFAULT_GROUP = "default"
 
-    events: frozenset[str] = frozenset()
+
+@dataclass(frozen=True)
+class StaffGroup:
+    """`[staff.groups.<name>]` in routing.toml (the flat `[staff]` is the `default` group):
+    where a group of staff users hears its alerts, and in which language."""
+
+    name: str
     emails: tuple[str, ...] = ()
     whatsapp: tuple[str, ...] = ()
+    language: str = ""  # "": the bridge's DEFAULT_LANGUAGE
+
+    @property
+    def reachable(self) -> bool:
+        return bool(self.emails or self.whatsapp)
+
+
+@dataclass(frozen=True)
+class StaffPolicy:
+    """`[staff]` in routing.toml: which notices the company's own staff hear, and which group.
+
+    A notice is heard when `[staff] events` lists it or `[staff.routes]` routes it; it goes
+    to the groups its route names, else to `default`. Ticket notices go by WHMCS department
+    (`[staff.departments]`, department id -> group), else to `default`. A routed group with
+    no address hands its alert to `default` (a misconfiguration must not make it silent)."""
+
+    events: frozenset[str] = frozenset()
+    groups: Mapping[str, StaffGroup] = field(default_factory=lambda: {DEFAULT_GROUP: StaffGroup(DEFAULT_GROUP)})
+    routes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    departments: Mapping[str, str] = field(default_factory=dict)
+    # WHMCS admin id -> WhatsApp number: a ticket flagged to that admin reaches them there too.
+    admin_whatsapp: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def default(self) -> StaffGroup:
+        return self.groups[DEFAULT_GROUP]
+
+    @property
+    def emails(self) -> tuple[str, ...]:
+        """The default group's addresses: where the bridge's own reports go (dead letters,
+        template rejections)."""
+        return self.default.emails
+
+    @property
+    def whatsapp(self) -> tuple[str, ...]:
+        return self.default.whatsapp
+
+    def hears(self, notice: str) -> bool:
+        return notice in self.events or notice in self.routes
+
+    def groups_for(self, notice: str, department: str | None = None) -> tuple[StaffGroup, ...]:
+        """The groups that hear `notice` (for a ticket, of that WHMCS department); a group
+        without an address is replaced by `default`."""
+        if department is not None:
+            names: tuple[str, ...] = (self.departments.get(department, DEFAULT_GROUP),)
+        else:
+            names = self.routes.get(notice, (DEFAULT_GROUP,))
+        chosen = [self.groups[name] if self.groups[name].reachable else self.default for name in names]
+        return tuple(dict.fromkeys(chosen))
+
+    def unheard(self, notices: tuple[str, ...] = MUST_REACH_STAFF) -> list[str]:
+        """Of `notices`, those no staff group with an address hears."""
+        return [n for n in notices if not self.hears(n) or not any(g.reachable for g in self.groups_for(n))]
+
+
+def staff_policy(staff: Mapping[str, Any], where: Path) -> StaffPolicy:
+    """`[staff]` of routing.toml read into a StaffPolicy; a route or department naming a
+    group that does not exist stops start-up, naming it."""
+    groups = {DEFAULT_GROUP: _staff_group(DEFAULT_GROUP, staff)}
+    for name, spec in dict(staff.get("groups", {})).items():
+        groups[name] = _staff_group(name, {**groups.get(name, StaffGroup(name)).__dict__, **spec})
+    routes = {event: tuple(names) for event, names in dict(staff.get("routes", {})).items()}
+    departments = {str(dept): str(name) for dept, name in dict(staff.get("departments", {})).items()}
+    named = [(f"[staff.routes] {event}", name) for event, names in routes.items() for name in names]
+    named += [(f"[staff.departments] {dept}", name) for dept, name in departments.items()]
+    for place, name in named:
+        if name not in groups:
+            raise SettingsError(f"{where}: {place} names the staff group {name!r}, which [staff.groups] lacks")
+    return StaffPolicy(
+        events=frozenset(staff.get("events", ())),
+        groups=groups,
+        routes=routes,
+        departments=departments,
+        admin_whatsapp={str(k): str(v) for k, v in dict(staff.get("admins", {})).items()},
+    )
+
+
+def _staff_group(name: str, spec: Mapping[str, Any]) -> StaffGroup:
+    return StaffGroup(
+        name=name,
+        emails=tuple(spec.get("emails", ())),
+        whatsapp=tuple(spec.get("whatsapp", ())),
+        language=str(spec.get("language", "") or ""),
+    )
 
 
 @dataclass(frozen=True)
@@ -118,12 +218,8 @@ class Catalog:
             ticket_department_id=int(department) if department not in (None, "", 0) else None,
             acknowledge=bool(inbound.get("acknowledge", True)),
         )
-        staff = routing.get("staff", {})
-        self.staff = StaffPolicy(
-            events=frozenset(staff.get("events", ())),
-            emails=tuple(staff.get("emails", ())),
-            whatsapp=tuple(staff.get("whatsapp", ())),
-        )
+        self.staff = staff_policy(routing.get("staff", {}), config_dir / "routing.toml")
+        self.activation = activation_policy(routing.get("activation", {}), config_dir / "routing.toml")
         self._wa_templates = {
             (event, lang): WhatsAppTemplate(spec["content_sid"], tuple(spec.get("variables", ())))
             for event, langs in routing.get("whatsapp_templates", {}).items()

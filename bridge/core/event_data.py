@@ -64,6 +64,49 @@ class Service:
     name: str = ""
     domain: str = ""
     suspend_reason: str = ""
+    # From GetClientsProducts, when the event's hooks asked for the billing ("service_billing").
+    next_due_date: date | None = None
+    payment_method: str = ""
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One product of an order, as GetOrders lists it, with the product id and group that
+    GetClientsProducts gives its service (the activation policy is per product and group)."""
+
+    service_id: str
+    product: str  # WHMCS's "Group - Product" label
+    domain: str = ""
+    pid: str = ""
+    group: str = ""
+    kind: str = "product"  # GetOrders' line type: product, domain, addon, ...
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    number: str
+    client_id: str = ""
+    status: str = ""
+    payment_method: str = ""  # the gateway's module name (pagos360, banktransfer, ...)
+    payment_method_name: str = ""
+    invoice_id: str = ""
+    total: Decimal | None = None
+    lines: tuple[OrderLine, ...] = ()
+    # Whether the client had an active service or a paid invoice before this order (None:
+    # not asked: no WHMCS API).
+    returning: bool | None = None
+
+
+@dataclass(frozen=True)
+class Admin:
+    """A WHMCS admin user (GetAdminUsers): the one a ticket is flagged to."""
+
+    id: str
+    name: str
+    email: str
+    language: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,7 +115,10 @@ class Quote:
     subject: str = ""
     total: Decimal | None = None
     valid_until: date | None = None
-    client_id: str = ""
+    client_id: str = ""  # "": a lead's quote (a prospect with no client account)
+    stage: str = ""
+    lead_name: str = ""
+    lead_email: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,6 +134,11 @@ class Ticket:
     subject: str = ""
     whatsapp_number: str = ""
     conversation_id: int | None = None
+    department_id: str = ""
+    department_name: str = ""
+    priority: str = ""
+    flagged_admin_id: str = ""  # GetTicket's `flag`: the admin it is flagged to ("" none)
+    requester: str = ""  # who wrote it: name and email, for a guest ticket too
 
 
 @dataclass(frozen=True)
@@ -120,6 +171,10 @@ class EventData:
     # A customer's WhatsApp message (Twilio inbound events): who wrote.
     sender: Sender | None = None
     ticket: Ticket | None = None
+    order: Order | None = None
+    flagged_admin: Admin | None = None
+    # A WHMCS 8 user's event (UserChangePassword): the clients that user belongs to.
+    user_clients: tuple[Client, ...] = ()
     # Why `client` is None, for the skip reason.
     missing: str = ""
     lookups: tuple[str, ...] = ()

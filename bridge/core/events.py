@@ -27,6 +27,16 @@ WHMCS_EVENTS = (
     "QuoteCreated",
     "DomainDelete",
     "TicketAdminReply",
+    "TicketOpen",
+    "TicketUserReply",
+    "OrderPaid",
+    "CancelOrder",
+    "AfterModuleCreate",
+    "AfterModuleCreateFailed",
+    "AcceptQuote",
+    "QuoteStatusChange",
+    "CancellationRequest",
+    "UserChangePassword",
 )
 
 

@@ -28,7 +28,9 @@ from bridge.core.actions import CONSENT_CHANNEL, TICKET_CHANNEL
 # record of the company's (a client or invoice id, a card adhesion), not a way to reach
 # someone: shown as they are. Any other channel's recipient is a person's contact.
 PHONE_CHANNELS = frozenset({"whatsapp", "sms", CONSENT_CHANNEL, TICKET_CHANNEL})
-SYSTEM_CHANNELS = frozenset({"plan", "hook", "none", "whmcs", "whmcs_payment", "pagos360_debit"})
+SYSTEM_CHANNELS = frozenset(
+    {"plan", "hook", "none", "whmcs", "whmcs_payment", "whmcs_order", "pagos360_debit", "cancellation"}
+)
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # A number as people write one: starting with + or the domestic 0, eight digits or more.

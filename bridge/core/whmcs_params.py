@@ -16,8 +16,12 @@ from typing import Any
 
 from bridge.core.event_fields import EventShapeError, identifier, mapping
 
-# Not "user_id": since WHMCS 8 that is the login user, not the client account.
-CLIENT_ID_KEYS = ("userid", "client_id", "clientid")
+# Not "user_id": since WHMCS 8 that is the login user, not the client account. "userId" is
+# OrderPaid's camelCase spelling of the client's id.
+CLIENT_ID_KEYS = ("userid", "client_id", "clientid", "userId")
+# Hooks whose `userid` is a WHMCS 8 user (who logs in, and may manage several clients), not a
+# client: their clients are found through the API (GetUsers), never read from `userid`.
+USER_ID_EVENTS = frozenset({"UserChangePassword"})
 
 
 @dataclass(frozen=True)

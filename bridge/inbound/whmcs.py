@@ -9,8 +9,9 @@ from marshmallow import EXCLUDE, Schema, fields
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from bridge import metrics
+from bridge.core.event_keys import own_key
 from bridge.core.events import WHMCS_EVENTS, InboundEvent
-from bridge.core.whmcs_params import stated_client_id
+from bridge.core.whmcs_params import USER_ID_EVENTS, stated_client_id
 from bridge.inbound.redaction import redact
 from bridge.inbound.rejections import Rejected, json_object, load, request_body, require_json
 from bridge.inbound.sources import InboundSource, error_response
@@ -45,12 +46,18 @@ def receive() -> tuple[Response, int]:
     if envelope["event"] not in KNOWN_EVENTS:
         raise Rejected(422, f"unknown event {envelope['event']!r}", known_events=list(KNOWN_EVENTS))
     params = redact(envelope["params"])
+    payload: dict[str, Any] = {"event": envelope["event"], "params": params}
+    # A hook WHMCS may fire twice for one happening is stored under its own key
+    # (bridge.core.event_keys); the post's webhook id is kept beside it for the log.
+    key = own_key(envelope["event"], params)
+    if key:
+        payload["webhook_id"] = webhook_id
     inbound = InboundEvent(
         source="whmcs",
         type=envelope["event"],
-        external_id=webhook_id,
-        payload={"event": envelope["event"], "params": params},
-        client_id=stated_client_id(params),
+        external_id=key or webhook_id,
+        payload=payload,
+        client_id=None if envelope["event"] in USER_ID_EVENTS else stated_client_id(params),
     )
     result = record_event(svc.db, inbound, plan_on=svc.queue)
     metrics.event_received("whmcs", inbound.type, duplicate=not result.created)

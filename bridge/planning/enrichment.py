@@ -12,10 +12,22 @@ API answered it, e.g. `GetClientsDetails.groupid`), which fails the planning for
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from bridge.core.event_data import Client, Contact, EventData, Invoice, Quote, Service, Ticket
+from bridge.core.event_data import (
+    Admin,
+    Client,
+    Contact,
+    EventData,
+    Invoice,
+    Order,
+    OrderLine,
+    Quote,
+    Service,
+    Ticket,
+)
 from bridge.core.event_fields import first_identifier, identifier, mapping, money, number, text
 from bridge.core.whmcs_params import HookFields, hook_fields
 from providers.whmcs_api import NotFound, WhmcsApi, whmcs_rows
@@ -25,6 +37,7 @@ CONTACT_PREFERENCES = {
     "invoice": "invoiceemails",
     "product": "productemails",
     "domain": "domainemails",
+    "support": "supportemails",
 }
 
 
@@ -41,19 +54,29 @@ class Enricher:
         flat, at = hook.fields, hook.at
         invoice = self._invoice(flat, at) if "invoice" in needs else None
         quote = self._quote(flat, at) if "quote" in needs else None
-        service = self._service(flat, at) if "service" in needs else None
+        service = self._service(flat, at, "service_billing" in needs) if "service" in needs else None
         domain_name = self._domain_name(flat, at) if "domain" in needs else ""
         ticket = self._ticket(flat, at) if "ticket" in needs else None
+        order = self._order(flat, at) if "order" in needs else None
         client_id = first_identifier(
             *hook.client_id_candidates(),
             (invoice.client_id if invoice else None, "invoice's userid"),
             (quote.client_id if quote else None, "quote's userid"),
             (ticket.client_id if ticket else None, "ticket's userid"),
+            (order.client_id if order else None, "order's userid"),
         )
         client, missing = None, ""
         if "client" in needs or "contacts" in needs:
             client, missing = self._client(client_id, hook)
         contacts = self._contacts(client.id) if client and "contacts" in needs else ()
+        if order is not None and self.whmcs is not None and client_id:
+            order = self._order_products(order, client_id)
+        flagged = None
+        if "flagged_admin" in needs and ticket is not None and ticket.flagged_admin_id:
+            flagged = self._admin(ticket.flagged_admin_id)
+        user_clients: tuple[Client, ...] = ()
+        if "user_clients" in needs:
+            user_clients, missing = self._user_clients(flat, at)
         return EventData(
             client=client,
             contacts=contacts,
@@ -62,6 +85,9 @@ class Enricher:
             quote=quote,
             domain_name=domain_name,
             ticket=ticket,
+            order=order,
+            flagged_admin=flagged,
+            user_clients=user_clients,
             missing=missing,
             lookups=tuple(self.lookups),
         )
@@ -132,17 +158,38 @@ class Enricher:
         ticket_id = identifier(flat.get("ticketid"), f"{at}ticketid")
         if not ticket_id:
             return None
+        own = Ticket(
+            id=ticket_id,
+            number=text(flat.get("ticketmask"), f"{at}ticketmask"),
+            subject=text(flat.get("subject"), f"{at}subject"),
+            department_id=text(flat.get("deptid"), f"{at}deptid"),
+            department_name=text(flat.get("deptname"), f"{at}deptname"),
+            priority=text(flat.get("priority"), f"{at}priority"),
+            status=text(flat.get("status"), f"{at}status"),
+        )
         if self.whmcs is None:
-            return Ticket(id=ticket_id, subject=text(flat.get("subject"), f"{at}subject"))
+            return own
         answer = self._call("GetTicket", ticketid=ticket_id)
         client_id = text(answer.get("userid"), "GetTicket.userid")
-        return Ticket(
-            id=ticket_id,
-            number=text(answer.get("tid"), "GetTicket.tid"),
+        flag = text(answer.get("flag"), "GetTicket.flag")
+        name = text(answer.get("requestor_name"), "GetTicket.requestor_name") or text(
+            answer.get("name"), "GetTicket.name"
+        )
+        email = text(answer.get("requestor_email"), "GetTicket.requestor_email") or text(
+            answer.get("email"), "GetTicket.email"
+        )
+        return replace(
+            own,
+            number=text(answer.get("tid"), "GetTicket.tid") or own.number,
             code=text(answer.get("c"), "GetTicket.c"),
             client_id="" if client_id == "0" else client_id,  # 0: a guest's ticket
-            status=text(answer.get("status"), "GetTicket.status"),
-            subject=text(answer.get("subject"), "GetTicket.subject"),
+            status=text(answer.get("status"), "GetTicket.status") or own.status,
+            subject=text(answer.get("subject"), "GetTicket.subject") or own.subject,
+            department_id=text(answer.get("deptid"), "GetTicket.deptid") or own.department_id,
+            department_name=text(answer.get("deptname"), "GetTicket.deptname") or own.department_name,
+            priority=text(answer.get("priority"), "GetTicket.priority") or own.priority,
+            flagged_admin_id="" if flag in ("", "0") else flag,
+            requester=f"{name} <{email}>" if name and email else name or email,
         )
 
     def _quote(self, flat: Mapping[str, Any], at: str) -> Quote | None:
@@ -158,18 +205,27 @@ class Enricher:
         rows = whmcs_rows(self._call("GetQuotes", quoteid=quote_id), "quotes", "quote")
         if not rows:
             raise NotFound(f"quote {quote_id} no longer exists in WHMCS")
-        row = rows[0]
+        row, where = rows[0], "GetQuotes.quote."
+        client_id = text(row.get("userid"), f"{where}userid")
+        lead = client_id in ("", "0")
+        name = f"{text(row.get('firstname'), f'{where}firstname')} {text(row.get('lastname'), f'{where}lastname')}"
         return Quote(
             id=quote_id,
-            subject=text(row.get("subject"), "GetQuotes.quote.subject"),
-            total=money(row.get("total"), "GetQuotes.quote.total"),
+            subject=text(row.get("subject"), f"{where}subject"),
+            total=money(row.get("total"), f"{where}total"),
             valid_until=_date(row.get("validuntil")),
-            client_id=text(row.get("userid"), "GetQuotes.quote.userid"),
+            client_id="" if lead else client_id,
+            stage=text(row.get("stage"), f"{where}stage"),
+            lead_name=name.strip() if lead else "",
+            lead_email=text(row.get("email"), f"{where}email") if lead else "",
         )
 
-    def _service(self, flat: Mapping[str, Any], at: str) -> Service | None:
+    def _service(self, flat: Mapping[str, Any], at: str, billing: bool = False) -> Service | None:
+        # CancellationRequest names the service `relid`.
         service_id = first_identifier(
-            (flat.get("serviceid"), f"{at}serviceid"), (flat.get("accountid"), f"{at}accountid")
+            (flat.get("serviceid"), f"{at}serviceid"),
+            (flat.get("accountid"), f"{at}accountid"),
+            (flat.get("relid"), f"{at}relid"),
         )
         if not service_id:
             return None
@@ -181,7 +237,137 @@ class Enricher:
                 name = text(rows[0].get("name"), "GetClientsProducts.product.name")
                 domain = domain or text(rows[0].get("domain"), "GetClientsProducts.product.domain")
         suspend_reason = text(flat.get("suspendreason"), f"{at}suspendreason")
-        return Service(id=service_id, name=name, domain=domain, suspend_reason=suspend_reason)
+        found = Service(id=service_id, name=name, domain=domain, suspend_reason=suspend_reason)
+        if billing and self.whmcs is not None:
+            found = self._service_billing(found)
+        return found
+
+    def _service_billing(self, found: Service) -> Service:
+        """The service's next due date, gateway and status (GetClientsProducts)."""
+        rows = whmcs_rows(self._call("GetClientsProducts", serviceid=found.id), "products", "product")
+        if not rows:
+            raise NotFound(f"service {found.id} no longer exists in WHMCS")
+        row, where = rows[0], "GetClientsProducts.product."
+        return replace(
+            found,
+            name=found.name or text(row.get("name"), f"{where}name"),
+            domain=found.domain or text(row.get("domain"), f"{where}domain"),
+            next_due_date=_date(row.get("nextduedate")),
+            payment_method=text(row.get("paymentmethod"), f"{where}paymentmethod"),
+            status=text(row.get("status"), f"{where}status"),
+        )
+
+    def _order(self, flat: Mapping[str, Any], at: str) -> Order | None:
+        order_id = first_identifier((flat.get("orderId"), f"{at}orderId"), (flat.get("orderid"), f"{at}orderid"))
+        if not order_id:
+            return None
+        if self.whmcs is None:
+            client = first_identifier((flat.get("userId"), f"{at}userId"), (flat.get("userid"), f"{at}userid"))
+            invoice = identifier(flat.get("invoiceId"), f"{at}invoiceId") or ""
+            return Order(id=order_id, number=order_id, client_id=client or "", invoice_id=invoice)
+        rows = whmcs_rows(self._call("GetOrders", id=order_id), "orders", "order")
+        if not rows:
+            raise NotFound(f"order {order_id} no longer exists in WHMCS")
+        row, where = rows[0], "GetOrders.order."
+        lines = tuple(
+            OrderLine(
+                service_id=text(line.get("relid"), f"{where}lineitems.lineitem.relid"),
+                product=text(line.get("product"), f"{where}lineitems.lineitem.product"),
+                domain=text(line.get("domain"), f"{where}lineitems.lineitem.domain"),
+                kind=text(line.get("type"), f"{where}lineitems.lineitem.type") or "product",
+            )
+            for line in whmcs_rows(row, "lineitems", "lineitem")
+        )
+        return Order(
+            id=order_id,
+            number=text(row.get("ordernum"), f"{where}ordernum") or order_id,
+            client_id=text(row.get("userid"), f"{where}userid"),
+            status=text(row.get("status"), f"{where}status"),
+            payment_method=text(row.get("paymentmethod"), f"{where}paymentmethod"),
+            payment_method_name=text(row.get("paymentmethodname"), f"{where}paymentmethodname"),
+            invoice_id=text(row.get("invoiceid"), f"{where}invoiceid"),
+            total=money(row.get("amount"), f"{where}amount"),
+            lines=lines,
+        )
+
+    def _order_products(self, order: Order, client_id: str) -> Order:
+        """The product id and group of each of the order's services, and whether the client
+        had an active service (of another order) or a paid invoice before this order: one
+        GetClientsProducts for the client, and GetInvoices only when that did not tell."""
+        rows = whmcs_rows(self._call("GetClientsProducts", clientid=client_id, limitnum=250), "products", "product")
+        where = "GetClientsProducts.product."
+        by_service = {text(row.get("id"), f"{where}id"): row for row in rows}
+        lines = tuple(
+            replace(
+                line,
+                pid=text(by_service[line.service_id].get("pid"), f"{where}pid"),
+                group=text(by_service[line.service_id].get("groupname"), f"{where}groupname"),
+            )
+            if line.kind == "product" and line.service_id in by_service
+            else line
+            for line in order.lines
+        )
+        own = {line.service_id for line in order.lines}
+        returning = any(
+            text(row.get("status"), f"{where}status") == "Active" and text(row.get("id"), f"{where}id") not in own
+            for row in rows
+        )
+        if not returning:
+            paid = whmcs_rows(
+                self._call("GetInvoices", userid=client_id, status="Paid", limitnum=25), "invoices", "invoice"
+            )
+            returning = any(
+                text(row.get("id"), "GetInvoices.invoice.id") != order.invoice_id
+                and text(row.get("status"), "GetInvoices.invoice.status") == "Paid"
+                for row in paid
+            )
+        return replace(order, lines=lines, returning=returning)
+
+    def _admin(self, admin_id: str) -> Admin | None:
+        answer = self._call("GetAdminUsers")
+        for row in answer.get("admin_users") or []:
+            if isinstance(row, dict) and text(row.get("id"), "GetAdminUsers.admin_users.id") == admin_id:
+                where = "GetAdminUsers.admin_users."
+                name = text(row.get("fullName"), f"{where}fullName") or text(row.get("username"), f"{where}username")
+                return Admin(
+                    id=admin_id,
+                    name=name,
+                    email=text(row.get("email"), f"{where}email"),
+                    language=text(row.get("language"), f"{where}language"),
+                )
+        return None
+
+    def _user_clients(self, flat: Mapping[str, Any], at: str) -> tuple[tuple[Client, ...], str]:
+        """The clients a WHMCS 8 user belongs to. GetUsers cannot be asked for one user id
+        (it searches names and emails), so its pages are read until the user is found."""
+        user_id = identifier(flat.get("userid"), f"{at}userid")
+        if not user_id:
+            return (), "the event names no user"
+        if self.whmcs is None:
+            return (), "the WHMCS API is not configured (WHMCS_API_URL): a user's clients cannot be found"
+        start, page = 0, 250
+        while True:
+            answer = self._call("GetUsers", limitstart=start, limitnum=page)
+            users = [row for row in answer.get("users") or [] if isinstance(row, dict)]
+            for row in users:
+                if text(row.get("id"), "GetUsers.users.id") == user_id:
+                    ids = [
+                        text(c.get("id"), "GetUsers.users.clients.id")
+                        for c in row.get("clients") or []
+                        if isinstance(c, dict)
+                    ]
+                    clients = []
+                    for client_id in ids:
+                        try:
+                            client, _ = self._client(client_id, hook_fields({}))
+                        except NotFound:
+                            continue  # closed meanwhile: the others still hear it
+                        if client is not None:
+                            clients.append(client)
+                    return tuple(clients), "" if clients else f"user {user_id} belongs to no client"
+            start += len(users)
+            if not users or start >= number(answer.get("totalresults"), "GetUsers.totalresults"):
+                return (), f"user {user_id} is not among WHMCS's users"
 
     def _domain_name(self, flat: Mapping[str, Any], at: str) -> str:
         name = text(flat.get("domain"), f"{at}domain") or text(flat.get("domainname"), f"{at}domainname")

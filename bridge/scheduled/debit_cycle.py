@@ -23,7 +23,7 @@ from bridge.core.actions import PlannedAction
 from bridge.core.event_fields import EventShapeError, money
 from bridge.core.events import InboundEvent
 from bridge.services import Services
-from bridge.store.models import CardAdhesion, DebitRequest, ScheduledRun, utcnow
+from bridge.store.models import CardAdhesion, DebitRequest, ScheduledRun, ServiceCancellation, utcnow
 from bridge.store.outbox import record_event, store_planned
 from providers.base import ProviderError
 from providers.whmcs_api import whmcs_rows
@@ -39,12 +39,14 @@ class CycleReport:
     clients: int = 0
     requested: list[str] = field(default_factory=list)  # invoice ids asked for now
     already: list[str] = field(default_factory=list)  # asked for by an earlier run
+    cancelled: list[str] = field(default_factory=list)  # of a service the client asked to cancel
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
             f"{self.day}: {self.clients} clients due, {len(self.requested)} debit requests planned, "
-            f"{len(self.already)} already planned, {len(self.errors)} errors"
+            f"{len(self.already)} already planned, {len(self.cancelled)} left out (service cancelled), "
+            f"{len(self.errors)} errors"
         )
 
 
@@ -114,6 +116,9 @@ def _plan_debit(
         return
     if str(detail.get("status")) != "Unpaid":
         return
+    if _for_a_cancelled_service(svc, detail):
+        report.cancelled.append(invoice_id)
+        return
     try:
         amount = money(detail.get("balance"), "GetInvoice.balance") or Decimal(0)
     except EventShapeError as exc:
@@ -148,6 +153,26 @@ def _plan_debit(
         report.already.append(invoice_id)  # another run got there first
         return
     report.requested.append(invoice_id)
+
+
+# Invoice item types that bill a service (its `relid` is the service id), as GetInvoice lists them.
+SERVICE_ITEM_TYPES = ("Hosting", "Setup", "PromoHosting")
+
+
+def _for_a_cancelled_service(svc: Services, invoice: dict[str, object]) -> bool:
+    """Whether the invoice bills a service the client asked to cancel (CancellationRequest,
+    bridge.work.cancellations): at once, or for the period that starts at the service's next due
+    date (its renewal invoice is due that day), which the client will not use."""
+    items = whmcs_rows(invoice, "items", "item")
+    services = {str(item.get("relid")) for item in items if str(item.get("type")) in SERVICE_ITEM_TYPES}
+    if not services:
+        return False
+    due = str(invoice.get("duedate") or "")[:10]
+    with svc.db.session() as session:
+        cancellations = session.scalars(
+            select(ServiceCancellation).where(ServiceCancellation.service_id.in_(services))
+        ).all()
+    return any(c.immediate or (c.ends_on is not None and due >= c.ends_on.isoformat()) for c in cancellations)
 
 
 def _cycle_event(svc: Services, today: date) -> int:

@@ -217,6 +217,43 @@ class DebitPayment(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class OrderActivation(Base):
+    """The claim on accepting one WHMCS order (AcceptOrder with auto-setup): one row per order.
+
+    As for payments, the unique key is the guard: of two Actions for one order (OrderPaid
+    fired twice, a replay, a retry racing a slow WHMCS), only the one that inserted the row
+    calls AcceptOrder, and WHMCS provisions the service once. A `claimed` row whose attempt
+    is closed is taken over only after GetOrders says the order is still Pending.
+    """
+
+    __tablename__ = "order_activations"
+    __table_args__ = (UniqueConstraint("order_id", name="uq_order_activations_order_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))  # "claimed", "done"
+    action_id: Mapped[int | None] = mapped_column(ForeignKey("actions.id", ondelete="SET NULL"), index=True)
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(Text)  # how it ended: accepted, or found active
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ServiceCancellation(Base):
+    """A client's request to cancel a service (WHMCS's CancellationRequest), as the debit cycle
+    needs it: no more card debits for that service's invoices, at once (`immediate`) or for
+    those due after `ends_on` (end of the billing period). One row per service: a second
+    request for it replaces the first."""
+
+    __tablename__ = "service_cancellations"
+
+    service_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(32))
+    immediate: Mapped[bool] = mapped_column(Boolean)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class ScheduledRun(Base):
     """A daily job's run for one day: the unique key makes it run once across relays."""
 

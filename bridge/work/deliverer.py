@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from bridge import metrics
+from bridge.core.failure_alerts import failure_alerts
 from bridge.core.fallback import next_in_chain, with_handover
 from bridge.core.retry import RetryPolicy
 from bridge.core.states import CLAIMABLE, State
@@ -219,6 +220,7 @@ class Deliverer:
                 extra = {"next_attempt_at": utcnow() + timedelta(seconds=delay)}
             takes_over = next_in_chain(action.content, error.code) if state == State.FAILED else []
             reason = with_handover(reason, takes_over)
+            alerts = failure_alerts(action.content, str(error)) if state == State.FAILED else []
             won = move(
                 session,
                 action.id,
@@ -229,8 +231,8 @@ class Deliverer:
                 last_error=str(error),
                 **extra,
             )
-            if won and takes_over:  # the move decides: a relay that took the attempt over hands nothing
-                store_planned(session, self.queue, action.event_id, takes_over)
+            if won and (takes_over or alerts):  # the move decides: a relay that took the attempt over hands nothing
+                store_planned(session, self.queue, action.event_id, [*takes_over, *alerts])
         return Outcome(action.id, state, reason)
 
     @staticmethod

@@ -33,7 +33,8 @@ from sqlalchemy.exc import IntegrityError
 from bridge.core.event_fields import EventShapeError, money
 from bridge.core.invoices import CLOSED_INVOICE_STATES, misplaced
 from bridge.store.db import Database
-from bridge.store.models import Action, Attempt, DebitPayment, utcnow
+from bridge.store.models import Action, DebitPayment, utcnow
+from bridge.work.claims import attempt_open
 from bridge.work.executors import Executed
 from providers.base import ProviderError, SendResult
 from providers.whmcs_api import OUTCOME_UNKNOWN, PayableInvoice, WhmcsPayments
@@ -158,7 +159,7 @@ class PaymentGuard:
     def _settle(self, order: PaymentOrder, claim: DebitPayment, action_id: int) -> SendResult:
         if claim.state == DONE:
             return _recorded(order, f"already recorded by action {claim.action_id}: {claim.note}")
-        if claim.action_id != action_id and self._attempt_open(claim.attempt_id):
+        if claim.action_id != action_id and attempt_open(self.db, claim.attempt_id):
             who = f"action {claim.action_id}"
             raise PaymentInOtherHands(f"the payment of debit {order.transid} is being added by {who}")
         # The claimer is gone without saying how its AddInvoicePayment ended: WHMCS knows.
@@ -172,13 +173,6 @@ class PaymentGuard:
             f"transaction {order.transid}. Not added again: check the invoice in WHMCS and add the payment by "
             "hand if it is missing (a retry of this Action then finds it there)"
         )
-
-    def _attempt_open(self, attempt_id: int | None) -> bool:
-        if attempt_id is None:
-            return False
-        with self.db.session() as session:
-            row = session.execute(select(Attempt.outcome).where(Attempt.id == attempt_id)).first()
-        return row is not None and row.outcome is None
 
     # -- the row ----------------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
-"""The staff's alert for a notice: email and WhatsApp to the addresses routing.toml's
-[staff] lists, when it names the notice (a helper: it registers no handler)."""
+"""The staff's alert for a notice: email and WhatsApp to the staff groups routing.toml's
+[staff] sends it to (a helper: it registers no handler)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from bridge.core.catalog import StaffGroup
 from bridge.core.phones import whatsapp_number
 from hooks import HookContext, PlannedAction
 from hooks.helpers import variables as v
@@ -14,27 +15,51 @@ from hooks.helpers.messaging import planned_email
 STAFF_TEMPLATE = "StaffAlert"
 
 
-def staff_notice(ctx: HookContext, notice: str, **extra: Any) -> list[PlannedAction]:
-    """The staff's email and WhatsApp alerts for `notice`, if routing.toml's [staff] asks."""
+def staff_notice(
+    ctx: HookContext,
+    notice: str,
+    *,
+    department: str | None = None,
+    also: tuple[StaffGroup, ...] = (),
+    **extra: Any,
+) -> list[PlannedAction]:
+    """The staff's email and WhatsApp alerts for `notice`, if routing.toml's [staff] hears it:
+    to each group that hears it (bridge.core.catalog.StaffPolicy; for a ticket, its WHMCS
+    `department`'s), in that group's language, plus `also` (e.g. the admin a ticket is
+    flagged to). An address in several of those groups gets one alert."""
     staff = ctx.catalog.staff
-    if notice not in staff.events or not (staff.emails or staff.whatsapp):
+    if not staff.hears(notice) and department is None:
         return []
-    language = ctx.catalog.default_language
-    locale = ctx.catalog.locale_for(language)
     variables: dict[str, Any] = {"event_name": notice, "client_id": ctx.event.client_id or ""}
-    if ctx.data.client:
-        variables.update(v.common(ctx, ctx.data.client))
-    for more in (v.invoice, v.service, v.quote, v.domain, v.direct_debit):
-        variables.update(more(ctx, locale))
-    variables.update(extra)
-    subject, body = _texts(ctx, notice, language, variables)
-    planned = [planned_email(address, {"subject": subject, "body": body, "staff": True}) for address in staff.emails]
-    whatsapp = _whatsapp_content(ctx, language, subject, body)
-    for raw in staff.whatsapp:
-        number = whatsapp_number(raw, None, ctx.settings.default_phone_region)
-        skip = None if number else f"staff WhatsApp number {raw!r} in routing.toml is not usable"
-        planned.append(PlannedAction("whatsapp", number or raw, whatsapp, skip))
+    planned: list[PlannedAction] = []
+    seen: set[str] = set()
+    for group in (*staff.groups_for(notice, department), *also):
+        language = ctx.catalog.language_for(group.language) if group.language else ctx.catalog.default_language
+        values = {**variables, **_event_values(ctx, ctx.catalog.locale_for(language)), **extra}
+        subject, body = _texts(ctx, notice, language, values)
+        for address in group.emails:
+            if address.strip().lower() not in seen:
+                seen.add(address.strip().lower())
+                planned.append(planned_email(address, {"subject": subject, "body": body, "staff": True}))
+        whatsapp = _whatsapp_content(ctx, language, subject, body)
+        for raw in group.whatsapp:
+            number = whatsapp_number(raw, None, ctx.settings.default_phone_region)
+            if (number or raw) in seen:
+                continue
+            seen.add(number or raw)
+            skip = None if number else f"staff WhatsApp number {raw!r} in routing.toml is not usable"
+            planned.append(PlannedAction("whatsapp", number or raw, whatsapp, skip))
     return planned
+
+
+def _event_values(ctx: HookContext, locale: str) -> dict[str, Any]:
+    """What the event's look-ups found, formatted for one staff language."""
+    values: dict[str, Any] = {}
+    if ctx.data.client:
+        values.update(v.common(ctx, ctx.data.client))
+    for more in (v.invoice, v.service, v.quote, v.domain, v.direct_debit):
+        values.update(more(ctx, locale))
+    return values
 
 
 def _whatsapp_content(ctx: HookContext, language: str, subject: str, body: str) -> dict[str, Any]:

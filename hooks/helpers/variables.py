@@ -10,6 +10,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
 from bridge.core.event_data import Client
+from bridge.core.secret_text import excerpt
 from hooks import HookContext
 
 
@@ -18,6 +19,13 @@ def system_url(ctx: HookContext) -> str:
     if ctx.settings.whmcs_system_url:
         return ctx.settings.whmcs_system_url.rstrip("/")
     return str(ctx.catalog.company.get("client_area_url", "")).rsplit("/clientarea.php", 1)[0].rstrip("/")
+
+
+def admin_url(ctx: HookContext) -> str:
+    """WHMCS's admin area, for the links in staff alerts: routing's `[company] whmcs_admin_url`,
+    else the system URL's `admin/` folder (WHMCS's default name for it)."""
+    configured = str(ctx.catalog.company.get("whmcs_admin_url", "") or "")
+    return configured.rstrip("/") if configured else f"{system_url(ctx)}/admin"
 
 
 def common(ctx: HookContext, client: Client) -> dict[str, Any]:
@@ -74,6 +82,57 @@ def service(ctx: HookContext, locale: str) -> dict[str, Any]:
     }
 
 
+def service_links(ctx: HookContext, locale: str) -> dict[str, Any]:
+    """Where the client and staff see a service: its client-area page (or the manual the
+    company links per product in routing's `[company.manuals]`), its admin page, and its
+    next due date (the end of the period a cancellation keeps it for)."""
+    found = ctx.data.service
+    if found is None:
+        return {}
+    client_id = ctx.data.client.id if ctx.data.client else ctx.event.client_id or ""
+    manuals = ctx.catalog.company.get("manuals", {})
+    pid = str(ctx.params.get("pid") or "")
+    return {
+        "service_url": manuals.get(pid) or f"{system_url(ctx)}/clientarea.php?action=productdetails&id={found.id}",
+        "service_admin_url": f"{admin_url(ctx)}/clientsservices.php?userid={client_id}&id={found.id}",
+        "end_date": long_date(found.next_due_date, locale),
+    }
+
+
+def ticket(ctx: HookContext, locale: str) -> dict[str, Any]:
+    found = ctx.data.ticket
+    if found is None:
+        return {}
+    return {
+        "ticket_number": found.number or found.id,
+        "ticket_subject": found.subject,
+        "ticket_priority": found.priority,
+        "ticket_department": found.department_name,
+        "ticket_status": found.status,
+        "ticket_excerpt": excerpt(str(ctx.params.get("message") or "")),
+        "ticket_admin_url": f"{admin_url(ctx)}/supporttickets.php?action=view&id={found.id}",
+        "requester": found.requester or (ctx.data.client.fullname if ctx.data.client else ""),
+        "flagged_admin": ctx.data.flagged_admin.name if ctx.data.flagged_admin else "",
+    }
+
+
+def order(ctx: HookContext, locale: str) -> dict[str, Any]:
+    found = ctx.data.order
+    if found is None:
+        return {}
+    currency = ctx.data.client.currency_code if ctx.data.client else ""
+    products = "\n".join(f"- {line.product}{f' ({line.domain})' if line.domain else ''}" for line in found.lines)
+    return {
+        "order_id": found.id,
+        "order_number": found.number,
+        "order_total": money(found.total, currency, locale),
+        "order_payment_method": found.payment_method_name or found.payment_method,
+        "order_products": products,
+        "order_status": found.status,
+        "order_admin_url": f"{admin_url(ctx)}/orders.php?action=view&id={found.id}",
+    }
+
+
 def quote(ctx: HookContext, locale: str) -> dict[str, Any]:
     found = ctx.data.quote
     if found is None:
@@ -85,6 +144,9 @@ def quote(ctx: HookContext, locale: str) -> dict[str, Any]:
         "quote_total": money(found.total, currency, locale),
         "valid_until": long_date(found.valid_until, locale),
         "quote_url": f"{system_url(ctx)}/viewquote.php?id={found.id}",
+        "quote_stage": found.stage,
+        "lead_name": found.lead_name,
+        "lead_email": found.lead_email,
     }
 
 

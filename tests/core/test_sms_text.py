@@ -54,7 +54,7 @@ def test_every_shipped_sms_text_fits_one_segment_with_realistic_values():
         "debit_amount": "$18.150,00",
     }
     sms_parts = [(lang, event) for lang, event, part in catalog.parts() if part == "sms"]
-    assert len(sms_parts) == 16 * 4
+    assert len(sms_parts) == 20 * 4
     for language, event in sms_parts:
         text = gsm7(catalog.render(language, event, "sms", values))
         assert segments(text) == 1, (language, event, len(text), text)

@@ -79,7 +79,7 @@ def test_every_client_notice_is_written_in_every_language():
     for language in ("es", "en", "pt_BR", "it"):
         missing = {(e, p) for (e, p) in client_parts if (language, e, p) not in set(PARTS)}
         assert not missing, (language, sorted(missing))
-    # 12 WHMCS events and 3 direct-debit notices (WhatsApp and email); the staff's ticket
+    # 16 WHMCS events and 3 direct-debit notices (WhatsApp and email); the staff's ticket
     # answer, the staff alert's WhatsApp and 3 answers to the customer's own WhatsApp message
-    # (WhatsApp only); the SMS fallback of the 16 notices that may go outside the window.
-    assert len(client_parts) == 15 * 3 + 1 + 1 + 3 + 16
+    # (WhatsApp only); the SMS fallback of the 20 notices that may go outside the window.
+    assert len(client_parts) == 19 * 3 + 1 + 1 + 3 + 20

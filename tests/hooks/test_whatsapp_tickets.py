@@ -264,11 +264,14 @@ def _admin_reply_again(app) -> int:
     return response.get_json()["event_id"]
 
 
-def test_a_ticket_opened_elsewhere_is_left_to_whmcss_email(make_app, run_worker, whmcs, edge):
+def test_a_ticket_opened_elsewhere_gets_a_whatsapp_with_the_link_not_the_answer(make_app, run_worker, whmcs, edge):
+    # WHMCS emails the answer itself; the WhatsApp says there is one, with the link
+    # (tests/hooks/test_company_events.py follows it to Twilio in two languages).
     app = _app(make_app)
     svc = services(app)
     event_id = _admin_reply(app)
     run_worker()
-    [answer] = actions_of(svc, event_id)
-    assert answer.state == State.SKIPPED and "not opened on WhatsApp" in (answer.last_error or "")
-    assert _sent(edge) == []
+    answer = actions_of(svc, event_id)[0]  # (its window closed here: SMS takes it over)
+    assert answer.channel == "whatsapp" and answer.recipient == "+5493515551234"
+    body = answer.content["body"]
+    assert "viewticket.php?tid=418305&c=Qm7xT2pa" in body and "conversation_id" not in answer.content

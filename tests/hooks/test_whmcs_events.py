@@ -7,8 +7,6 @@ server. Faked at the HTTP edge: WHMCS's API (tests.support.whmcs_stand_in).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from urllib.parse import parse_qs
 
 import pytest
@@ -16,10 +14,7 @@ import responses
 
 from bridge.core.states import State
 from bridge.services import services
-from tests.helpers import SECRET, actions_of, plan_of, serve_app, transitions_of
-from tests.php.panel import Panel
-from tests.support.prism import TEST_ACCOUNT_SID, PrismTwilio
-from tests.support.smtp_server import smtp_server
+from tests.helpers import actions_of, plan_of, transitions_of
 from tests.support.whmcs_stand_in import API_URL, SETTINGS, WhmcsStandIn
 
 INVOICE = {
@@ -49,41 +44,6 @@ GREETING = {"es": "Hola Lucía", "en": "Hi Lucía"}
 # what these tests read (the window rule: tests/work/test_whatsapp_gate.py).
 pytestmark = pytest.mark.usefixtures("the_customer_wrote")
 INVOICE_EVENTS = ("InvoiceCreated", "InvoiceCancelled", "InvoicePaid")
-
-
-@pytest.fixture(scope="module")
-def prism() -> Iterator[PrismTwilio]:
-    with PrismTwilio() as server:
-        yield server
-
-
-@pytest.fixture
-def stand_in() -> WhmcsStandIn:
-    return WhmcsStandIn()
-
-
-@pytest.fixture
-def live(prism, make_app, stand_in, tmp_path):
-    """The bridge over HTTP with every provider real, and a panel pointed at it."""
-    with smtp_server() as (inbox, smtp_port), responses.RequestsMock(assert_all_requests_are_fired=False) as edge:
-        edge.add_callback(responses.POST, API_URL, callback=stand_in)
-        # Passed through to Prism, and recorded: the test reads what reached "Twilio".
-        edge.add(responses.PassthroughResponse(responses.POST, re.compile(re.escape(prism.base_url) + "/.*")))
-        app = make_app(
-            **SETTINGS,
-            TWILIO_ACCOUNT_SID=TEST_ACCOUNT_SID,
-            TWILIO_AUTH_TOKEN="prism-accepts-any-token",
-            TWILIO_WHATSAPP_FROM="whatsapp:+14155238886",
-            TWILIO_API_BASE=prism.base_url,
-            SMTP_HOST="127.0.0.1",
-            SMTP_PORT=smtp_port,
-            SMTP_STARTTLS=False,
-        )
-        with serve_app(app) as url:
-            panel = Panel(tmp_path)
-            panel.secret = SECRET
-            panel.url = url
-            yield app, panel, inbox, edge
 
 
 def _twilio_messages(edge, prism) -> list[dict[str, list[str]]]:

@@ -39,6 +39,16 @@ DEFAULT_EVENTS = [
     "QuoteCreated",
     "DomainDelete",
     "TicketAdminReply",
+    "TicketOpen",
+    "TicketUserReply",
+    "OrderPaid",
+    "CancelOrder",
+    "AfterModuleCreate",
+    "AfterModuleCreateFailed",
+    "AcceptQuote",
+    "QuoteStatusChange",
+    "CancellationRequest",
+    "UserChangePassword",
 ]
 ALL_EVENTS = [*DEFAULT_EVENTS, "InvoiceCreation"]
 
@@ -112,6 +122,20 @@ ALLOW = {
     "TicketAdminReply": dict.fromkeys(
         {"ticketid", "replyid", "deptid", "deptname", "subject", "message", "priority", "admin", "status"}, True
     ),
+    "TicketOpen": dict.fromkeys(
+        {"ticketid", "ticketmask", "userid", "deptid", "deptname", "subject", "message", "priority"}, True
+    ),
+    "TicketUserReply": dict.fromkeys(
+        {"ticketid", "replyid", "userid", "deptid", "deptname", "subject", "message", "priority", "status"}, True
+    ),
+    "OrderPaid": dict.fromkeys({"orderId", "userId", "invoiceId"}, True),  # camelCase, as WHMCS sends them
+    "CancelOrder": dict.fromkeys({"orderid"}, True),
+    "AfterModuleCreate": MODULE,
+    "AfterModuleCreateFailed": {**MODULE, "failureResponseMessage": True},
+    "AcceptQuote": dict.fromkeys({"quoteid", "invoiceid"}, True),
+    "QuoteStatusChange": dict.fromkeys({"quoteid", "status"}, True),
+    "CancellationRequest": dict.fromkeys({"userid", "relid", "reason", "type"}, True),
+    "UserChangePassword": dict.fromkeys({"userid"}, True),  # never its password
 }
 # Credentials: neither the key nor its value may appear anywhere in what is sent.
 SECRET_KEYS = {
@@ -323,6 +347,21 @@ SAMPLE_HOOKS = sorted(ALL_EVENTS)
 def test_every_handled_event_has_a_recorded_sample():
     missing = [hook for hook in ALL_EVENTS if not (HOOK_SAMPLES / f"{hook}.json").is_file()]
     assert missing == []
+
+
+# The credentials the recorded samples carry: the secret check below must find them (by key), or
+# it would pass without checking anything.
+KNOWN_SECRETS = {
+    "UserChangePassword": {"Nuev4-clave-plain"},
+    "AfterModuleCreate": {"Gm-svc-plain-pass", "server-root-password", "WHM-ACCESS-HASH"},
+    "AfterModuleCreateFailed": {"Pr-svc-plain-pass", "server-root-password", "WHM-ACCESS-HASH"},
+    "AfterModuleSuspend": {"svc-plain-password", "server-root-password", "WHM-ACCESS-HASH"},
+    "ClientChangePassword": {"N3w-plain-password"},
+}
+
+
+def test_the_secret_check_finds_the_credentials_of_the_samples():
+    assert {hook: secret_values(load_sample(hook)) & known for hook, known in KNOWN_SECRETS.items()} == KNOWN_SECRETS
 
 
 @pytest.mark.parametrize("hook", SAMPLE_HOOKS)

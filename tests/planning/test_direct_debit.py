@@ -591,3 +591,25 @@ def test_the_debit_cycle_reports_an_invoice_balance_that_is_not_an_amount(app, w
     assert report.requested == []
     assert report.errors == ["invoice 88231: field GetInvoice.balance: expected an amount, got 'n/a'"]
     assert [method for method, _, _ in p360.requests if method == "POST"] == []
+
+
+@pytest.mark.parametrize(
+    ("immediate", "ends_on", "debited"),
+    [
+        (True, None, False),  # cancelled at once: no more debits for it
+        (False, date(2026, 11, 10), False),  # ends when this invoice's period would start
+        (False, date(2026, 12, 10), True),  # this invoice is for a period it still has
+    ],
+    ids=["immediate", "end-of-period-reached", "end-of-period-ahead"],
+)
+def test_the_debit_cycle_asks_nothing_for_a_service_the_client_cancelled(immediate, ends_on, debited, app, p360):
+    from bridge.store.models import ServiceCancellation
+
+    svc = services(app)
+    _signed_adhesion(svc, debit_day=22)
+    with svc.db.session() as session:  # as the CancellationRequest's `cancellation` Action keeps it
+        session.add(ServiceCancellation(service_id="5521", client_id="1042", immediate=immediate, ends_on=ends_on))
+    report = run_debit_cycle(svc, date(2026, 11, 20))
+    assert report.requested == (["88231"] if debited else [])
+    assert report.cancelled == ([] if debited else ["88231"])
+    assert ("1 left out (service cancelled)" in report.summary()) is not debited

@@ -60,13 +60,15 @@ class WhmcsStandIn:
     """A `responses` callback; `answers` overrides what an action returns.
 
     Payments are kept: after AddInvoicePayment, GetInvoice shows the transaction and the
-    invoice paid, as WHMCS would."""
+    invoice paid, as WHMCS would. So are accepted orders: after AcceptOrder, GetOrders shows
+    the order Active, and a second AcceptOrder gets WHMCS's "not Pending" error."""
 
     def __init__(self, language: str = "spanish") -> None:
         self.language = language
         self.answers: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[str, dict[str, str]]] = []
         self.payments: list[dict[str, str]] = []
+        self.accepted_orders: list[str] = []
         self.down = False  # answer 503, as WHMCS behind a proxy during maintenance
         # action -> an HTTP status answered instead (an HTML error page; nothing is done)
         self.http_errors: dict[str, int] = {}
@@ -80,6 +82,14 @@ class WhmcsStandIn:
         if action in self.http_errors:
             return self.http_errors[action], {"Content-Type": "text/html"}, "<html>Internal Server Error</html>"
         answer = copy.deepcopy(self.answers.get(action) or self._sample(action))
+        if action == "AcceptOrder" and answer.get("result") == "success":
+            if form["orderid"] in self.accepted_orders:
+                answer = {"result": "error", "message": "Order ID not found or Status not Pending"}
+            else:
+                self.accepted_orders.append(form["orderid"])
+        if action == "GetOrders" and form.get("id") in self.accepted_orders:
+            for order in answer.get("orders", {}).get("order", []):
+                order["status"] = "Active"
         if action == "AddInvoicePayment" and answer.get("result") == "success":
             self.payments.append(form)  # a refused payment (an error answer) is not kept
         if action == "GetClientsDetails" and "client" in answer:

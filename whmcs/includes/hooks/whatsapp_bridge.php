@@ -58,6 +58,9 @@ function default_settings(): array
             'InvoiceCreated', 'InvoiceCancelled', 'InvoicePaid',
             'AfterModuleSuspend', 'AfterModuleUnsuspend', 'AfterModuleTerminate',
             'QuoteCreated', 'DomainDelete', 'TicketAdminReply',
+            'TicketOpen', 'TicketUserReply', 'OrderPaid', 'CancelOrder',
+            'AfterModuleCreate', 'AfterModuleCreateFailed', 'AcceptQuote',
+            'QuoteStatusChange', 'CancellationRequest', 'UserChangePassword',
         ],
         // Whole HTTP request, connect included. Capped at 2000.
         'timeout_ms' => 2000,
@@ -167,6 +170,28 @@ function allow_lists(): array
         'TicketAdminReply' => $keys([
             'ticketid', 'replyid', 'deptid', 'deptname', 'subject', 'message', 'priority', 'admin', 'status',
         ]),
+        // A customer's own ticket and replies: the staff hear of them, the
+        // customer gets an acknowledgement (status: after the reply).
+        'TicketOpen' => $keys([
+            'ticketid', 'ticketmask', 'userid', 'deptid', 'deptname', 'subject', 'message', 'priority',
+        ]),
+        'TicketUserReply' => $keys([
+            'ticketid', 'replyid', 'userid', 'deptid', 'deptname', 'subject', 'message', 'priority', 'status',
+        ]),
+        // Only ids: the rest is read back from the API. OrderPaid's keys are
+        // camelCase, as WHMCS sends them.
+        'OrderPaid' => $keys(['orderId', 'userId', 'invoiceId']),
+        'CancelOrder' => $keys(['orderid']),
+        // Same module parameters as the other AfterModule* hooks; a failed
+        // create also says why (the module's own error text, for the staff).
+        'AfterModuleCreate' => $module,
+        'AfterModuleCreateFailed' => $module + $keys(['failureResponseMessage']),
+        'AcceptQuote' => $keys(['quoteid', 'invoiceid']),
+        'QuoteStatusChange' => $keys(['quoteid', 'status']),
+        // relid is the service id; reason is the customer's own words.
+        'CancellationRequest' => $keys(['userid', 'relid', 'reason', 'type']),
+        // userid is the User id (not a client id); the new password stays here.
+        'UserChangePassword' => $keys(['userid']),
     ];
     return $lists;
 }
