@@ -3,6 +3,7 @@ side with what bounds them, in one run on this machine. Never a timed test.
 
     .venv/bin/python -m bench.production --database-url postgresql://postgres@127.0.0.1:5432/bench \\
         --redis-url redis://127.0.0.1:6379/13 [--only ingest,panel] [--monthly-events 300] [--profile]
+        [--activation-orders 100 --activation-rate 10]
 
 Parts (bench/<part>.py says how each is measured):
   ingest    signed events/s and p99 through gunicorn, against the same app's bare 202 endpoint
@@ -10,6 +11,8 @@ Parts (bench/<part>.py says how each is measured):
   delivery  WhatsApp sends/s of one worker process, against RQ's no-op jobs/s
   monthly   10,000 InvoiceCreated events: time to the last WhatsApp message, against the ideal
   memory    web and worker RSS after the monthly run, database bytes per event (runs monthly)
+  activation  1,000 OrderPaid at 5/s, policy instant: p50 and p99 from the post to WHMCS's
+            AcceptOrder, against the promise of activation within 2 minutes
 
 The database is created if missing and its bridge tables are EMPTIED before each part
 (bench.logpage's fill in the same database is lost: it refills on its next run); the Redis
@@ -39,11 +42,11 @@ from typing import Any
 from redis import Redis
 from sqlalchemy import text
 
-from bench import delivery, ingest, monthly, panel
+from bench import activation, delivery, ingest, monthly, panel
 from bench.stage import RESULTS, PartResult, Row, Stage
 from bridge.store.db import Database
 
-PARTS = ("ingest", "panel", "delivery", "monthly", "memory")
+PARTS = ("ingest", "panel", "delivery", "monthly", "memory", "activation")
 NEEDS = {"ingest": ["wrk"], "panel": ["php"]}
 
 
@@ -102,6 +105,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--delivery-actions", type=int, default=2000, help="WhatsApp sends (and no-op jobs)")
     parser.add_argument("--monthly-events", type=int, default=10_000, help="InvoiceCreated events")
     parser.add_argument("--monthly-rate", type=float, help="WhatsApp rate (default: the bridge's default)")
+    parser.add_argument("--activation-orders", type=int, default=1000, help="OrderPaid events (new orders)")
+    parser.add_argument("--activation-rate", type=float, default=5.0, help="OrderPaid posts per second, paced")
     parser.add_argument("--profile", action="store_true", help="py-spy on ingest and delivery, after measuring")
     parser.add_argument("--profile-seconds", type=int, default=15)
     args = parser.parse_args(argv)
@@ -130,6 +135,7 @@ def run_parts(stage: Stage, args: argparse.Namespace) -> list[tuple[str, PartRes
         "panel": lambda: [panel.run(stage, args)],
         "delivery": lambda: [delivery.run(stage, args)],
         "monthly": lambda: monthly.run(stage, args, with_memory="memory" in args.only),
+        "activation": lambda: [activation.run(stage, args)],
     }
     results: list[tuple[str, PartResult | BaseException]] = []
     for name in (p for p in PARTS if p in args.only and p in runners):
@@ -171,6 +177,8 @@ def print_table(rows: list[Row]) -> None:
 def _value(value: float, unit: str) -> str:
     if unit == "B":
         return f"{value:,.0f} B"
+    if unit == "s" and value < 1:
+        return f"{value * 1000:.0f} ms"  # the activation's latencies, under a second when all is well
     return f"{value:.1f} {unit}"
 
 

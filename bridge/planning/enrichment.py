@@ -22,14 +22,13 @@ from bridge.core.event_data import (
     Contact,
     EventData,
     Invoice,
-    Order,
-    OrderLine,
     Quote,
     Service,
     Ticket,
 )
 from bridge.core.event_fields import first_identifier, identifier, mapping, money, number, text
 from bridge.core.whmcs_params import HookFields, hook_fields
+from bridge.planning.order_lookup import read_order, with_products
 from providers.whmcs_api import NotFound, WhmcsApi, whmcs_rows
 
 CONTACT_PREFERENCES = {
@@ -57,7 +56,8 @@ class Enricher:
         service = self._service(flat, at, "service_billing" in needs) if "service" in needs else None
         domain_name = self._domain_name(flat, at) if "domain" in needs else ""
         ticket = self._ticket(flat, at) if "ticket" in needs else None
-        order = self._order(flat, at) if "order" in needs else None
+        call = self._call if self.whmcs is not None else None
+        order = read_order(call, flat, at) if "order" in needs else None
         client_id = first_identifier(
             *hook.client_id_candidates(),
             (invoice.client_id if invoice else None, "invoice's userid"),
@@ -70,7 +70,7 @@ class Enricher:
             client, missing = self._client(client_id, hook)
         contacts = self._contacts(client.id) if client and "contacts" in needs else ()
         if order is not None and self.whmcs is not None and client_id:
-            order = self._order_products(order, client_id)
+            order = with_products(self._call, order, client_id)
         flagged = None
         if "flagged_admin" in needs and ticket is not None and ticket.flagged_admin_id:
             flagged = self._admin(ticket.flagged_admin_id)
@@ -256,72 +256,6 @@ class Enricher:
             payment_method=text(row.get("paymentmethod"), f"{where}paymentmethod"),
             status=text(row.get("status"), f"{where}status"),
         )
-
-    def _order(self, flat: Mapping[str, Any], at: str) -> Order | None:
-        order_id = first_identifier((flat.get("orderId"), f"{at}orderId"), (flat.get("orderid"), f"{at}orderid"))
-        if not order_id:
-            return None
-        if self.whmcs is None:
-            client = first_identifier((flat.get("userId"), f"{at}userId"), (flat.get("userid"), f"{at}userid"))
-            invoice = identifier(flat.get("invoiceId"), f"{at}invoiceId") or ""
-            return Order(id=order_id, number=order_id, client_id=client or "", invoice_id=invoice)
-        rows = whmcs_rows(self._call("GetOrders", id=order_id), "orders", "order")
-        if not rows:
-            raise NotFound(f"order {order_id} no longer exists in WHMCS")
-        row, where = rows[0], "GetOrders.order."
-        lines = tuple(
-            OrderLine(
-                service_id=text(line.get("relid"), f"{where}lineitems.lineitem.relid"),
-                product=text(line.get("product"), f"{where}lineitems.lineitem.product"),
-                domain=text(line.get("domain"), f"{where}lineitems.lineitem.domain"),
-                kind=text(line.get("type"), f"{where}lineitems.lineitem.type") or "product",
-            )
-            for line in whmcs_rows(row, "lineitems", "lineitem")
-        )
-        return Order(
-            id=order_id,
-            number=text(row.get("ordernum"), f"{where}ordernum") or order_id,
-            client_id=text(row.get("userid"), f"{where}userid"),
-            status=text(row.get("status"), f"{where}status"),
-            payment_method=text(row.get("paymentmethod"), f"{where}paymentmethod"),
-            payment_method_name=text(row.get("paymentmethodname"), f"{where}paymentmethodname"),
-            invoice_id=text(row.get("invoiceid"), f"{where}invoiceid"),
-            total=money(row.get("amount"), f"{where}amount"),
-            lines=lines,
-        )
-
-    def _order_products(self, order: Order, client_id: str) -> Order:
-        """The product id and group of each of the order's services, and whether the client
-        had an active service (of another order) or a paid invoice before this order: one
-        GetClientsProducts for the client, and GetInvoices only when that did not tell."""
-        rows = whmcs_rows(self._call("GetClientsProducts", clientid=client_id, limitnum=250), "products", "product")
-        where = "GetClientsProducts.product."
-        by_service = {text(row.get("id"), f"{where}id"): row for row in rows}
-        lines = tuple(
-            replace(
-                line,
-                pid=text(by_service[line.service_id].get("pid"), f"{where}pid"),
-                group=text(by_service[line.service_id].get("groupname"), f"{where}groupname"),
-            )
-            if line.kind == "product" and line.service_id in by_service
-            else line
-            for line in order.lines
-        )
-        own = {line.service_id for line in order.lines}
-        returning = any(
-            text(row.get("status"), f"{where}status") == "Active" and text(row.get("id"), f"{where}id") not in own
-            for row in rows
-        )
-        if not returning:
-            paid = whmcs_rows(
-                self._call("GetInvoices", userid=client_id, status="Paid", limitnum=25), "invoices", "invoice"
-            )
-            returning = any(
-                text(row.get("id"), "GetInvoices.invoice.id") != order.invoice_id
-                and text(row.get("status"), "GetInvoices.invoice.status") == "Paid"
-                for row in paid
-            )
-        return replace(order, lines=lines, returning=returning)
 
     def _admin(self, admin_id: str) -> Admin | None:
         answer = self._call("GetAdminUsers")

@@ -31,7 +31,7 @@ CLIENT = "lucia@radioandina.example"
 LANGUAGES = {"es": "spanish", "en": "english"}
 
 
-def company_config(tmp_path, activation: str = "") -> str:
+def company_config(tmp_path, activation: str = "", changes: tuple[tuple[str, str], ...] = ()) -> str:
     config = tmp_path / "config"
     shutil.copytree(REPO / "config", config)
     routing = (config / "routing.toml").read_text()
@@ -43,6 +43,9 @@ def company_config(tmp_path, activation: str = "") -> str:
     )
     routing = routing.replace("[staff.departments]\n", '[staff.departments]\n"3" = "cobranzas"\n')
     routing = routing.replace('[activation]\ndefault = "manual"\n', f'[activation]\ndefault = "manual"\n{activation}\n')
+    for old, new in changes:
+        assert old in routing, old
+        routing = routing.replace(old, new)
     (config / "routing.toml").write_text(routing)
     return str(config)
 
@@ -53,8 +56,13 @@ def activation() -> str:
 
 
 @pytest.fixture
-def live_config(tmp_path, activation) -> dict[str, Any]:
-    return {"BRIDGE_CONFIG_DIR": company_config(tmp_path, activation)}
+def routing_changes() -> tuple[tuple[str, str], ...]:
+    return ()
+
+
+@pytest.fixture
+def live_config(tmp_path, activation, routing_changes) -> dict[str, Any]:
+    return {"BRIDGE_CONFIG_DIR": company_config(tmp_path, activation, routing_changes)}
 
 
 def _last_event(svc) -> int:
@@ -345,3 +353,37 @@ def test_a_users_password_change_reaches_every_client_of_that_user(live, stand_i
     asked = [form["clientid"] for action, form in stand_in.calls if action == "GetClientsDetails"]
     assert asked == ["1042", "1077"]
     assert len(_whatsapps(edge, prism)) == 2 and len(_mail(inbox, CLIENT)) == 2
+
+
+EXCLUDED = (
+    ("exclude_groups = []", "exclude_groups = [4]"),
+    ("[company.manuals]\n", '[company.manuals]\n"7" = "https://x.example/m7"\n'),
+)
+
+
+@pytest.mark.parametrize("activation", [INSTANT_HOSTING_BY_DEBIT])
+@pytest.mark.parametrize("routing_changes", [EXCLUDED])
+def test_an_excluded_clients_order_is_activated_and_only_the_clients_messages_left_out(
+    live, stand_in, prism, run_worker
+):
+    app, _, inbox, edge = live
+    details = copy.deepcopy(load_sample("whmcs_api", "GetClientsDetails"))
+    details["client"]["groupid"] = 4  # e.g. the company's resellers
+    stand_in.answers["GetClientsDetails"] = details
+    stand_in.answers["GetClientsProducts"] = _products(ORDER_SERVICE)
+    _run(live, stand_in, run_worker, "OrderPaid")
+    assert stand_in.actions().count("AcceptOrder") == 1
+
+    event_id = _run(live, stand_in, run_worker, "AfterModuleCreate")
+    told = actions_of(services(app), event_id)
+    assert told and all(a.state == State.SKIPPED and "left out" in (a.last_error or "") for a in told)
+    assert _whatsapps(edge, prism) == [] and _mail(inbox, CLIENT) == []
+
+
+@pytest.mark.parametrize("routing_changes", [EXCLUDED[1:]])
+def test_a_product_with_a_manual_links_to_it(live, stand_in, prism, run_worker):
+    _, _, inbox, edge = live
+    _run(live, stand_in, run_worker, "AfterModuleCreate")  # pid 7
+    [whatsapp] = _whatsapps(edge, prism)
+    assert "https://x.example/m7" in whatsapp["Body"][0]
+    assert "https://x.example/m7" in _mail(inbox, CLIENT)[0].get_content()

@@ -13,8 +13,11 @@ WHMCS: `includes/api.php` answered from testdata/samples/whmcs_api, one client p
 client id (a phone number and email derived from the id, so every event of the load has
 its own recipients), invoices and quotes owned by the clients the test registers, and
 AddInvoicePayment kept: a later GetInvoice shows the payment and the invoice paid.
-With `down` set, every call answers 503 with an HTML page, as WHMCS behind a proxy does
-during maintenance.
+Orders the test registers (`orders`, order id -> client id) have one hosting service each
+(GetOrders, GetClientsProducts) and are accepted once: AcceptOrder is recorded with its
+time, and GetOrders shows the order Active after it. With `delay_s` set, every API answer
+leaves that much later (what a loaded WHMCS takes). With `down` set, every call answers 503
+with an HTML page, as WHMCS behind a proxy does during maintenance.
 """
 
 from __future__ import annotations
@@ -53,6 +56,16 @@ def client_phone(client_id: int) -> str:
 def client_whatsapp(client_id: int) -> str:
     """The same number as the bridge sends it (E.164, Argentine mobile form)."""
     return f"+549351{FIRST_LOCAL_NUMBER + client_id % 1_000_000:07d}"
+
+
+def order_service_id(order_id: int) -> int:
+    """The one service (hosting) a registered order sets up: its line's relid in GetOrders."""
+    return 10_000_000 + order_id
+
+
+def order_invoice_id(order_id: int) -> int:
+    """The invoice of a registered order (the one whose payment fires OrderPaid)."""
+    return 20_000_000 + order_id
 
 
 def client_email(client_id: int) -> str:
@@ -209,6 +222,11 @@ class WhmcsApiStandIn:
     invoice_owner: dict[int, int] = field(default_factory=dict)
     quote_owner: dict[int, int] = field(default_factory=dict)
     payments: list[dict[str, str]] = field(default_factory=list)
+    orders: dict[int, int] = field(default_factory=dict)  # order id -> client id
+    # order id -> time.time() of its first AcceptOrder; every AcceptOrder, repeats too
+    accepted_orders: dict[int, float] = field(default_factory=dict)
+    accept_calls: list[tuple[int, float]] = field(default_factory=list)
+    delay_s: float = 0.0  # slept before every answer
     calls: int = 0
     refused_while_down: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -223,8 +241,12 @@ class WhmcsApiStandIn:
                 self.refused_while_down += 1
                 return 503, {"Content-Type": "text/html"}, b"<html>Service Unavailable</html>"
         if form.get("identifier") != WHMCS_IDENTIFIER or form.get("secret") != WHMCS_SECRET:
-            return _json(200, load_sample("whmcs_api", "error.auth"))
-        return _json(200, self._answer(form.get("action", ""), form))
+            answer = load_sample("whmcs_api", "error.auth")
+        else:
+            answer = self._answer(form.get("action", ""), form)
+        if self.delay_s > 0:
+            time.sleep(self.delay_s)
+        return _json(200, answer)
 
     def _answer(self, action: str, form: dict[str, str]) -> dict[str, Any]:
         if action == "GetClientsDetails":
@@ -255,7 +277,74 @@ class WhmcsApiStandIn:
         if action == "AddInvoicePayment":
             with self._lock:
                 self.payments.append(form)
+        if action == "AcceptOrder":
+            return self._accept_order(form)
+        if action == "GetOrders":
+            return self._order(form)
+        if action == "GetClientsProducts" and _int(form.get("clientid")) in set(self.orders.values()):
+            return self._order_products(int(form["clientid"]))
         return copy.deepcopy(WhmcsStandIn._sample(action))
+
+    def _accept_order(self, form: dict[str, str]) -> dict[str, Any]:
+        """Accepted once; a second AcceptOrder gets WHMCS's "not Pending" error."""
+        order_id = _int(form.get("orderid"))
+        with self._lock:
+            now = time.time()
+            self.accept_calls.append((order_id, now))
+            if order_id in self.accepted_orders:
+                return load_sample("whmcs_api", "error.accept_order_not_pending")
+            self.accepted_orders[order_id] = now
+        return {"result": "success"}
+
+    def _order(self, form: dict[str, str]) -> dict[str, Any]:
+        """A registered order: its own numbers and one hosting line; Active once accepted.
+        Any other id: the recorded sample, as before."""
+        order_id = _int(form.get("id"))
+        with self._lock:
+            status = "Active" if order_id in self.accepted_orders else "Pending"
+        answer = copy.deepcopy(WhmcsStandIn._sample("GetOrders"))
+        client_id = self.orders.get(order_id)
+        if client_id is None:
+            if status == "Active":
+                for order in answer.get("orders", {}).get("order", []):
+                    order["status"] = "Active"
+            return answer
+        order = answer["orders"]["order"][0]
+        line = order["lineitems"]["lineitem"][0]
+        order.update(
+            id=order_id,
+            ordernum=5_800_000_000 + order_id,
+            userid=client_id,
+            invoiceid=order_invoice_id(order_id),
+            name=f"Cliente {client_id}",
+            status=status,
+        )
+        line.update(relid=order_service_id(order_id), domain=f"orden{order_id}.example", status=status)
+        order["lineitems"]["lineitem"] = [line]
+        return answer
+
+    def _order_products(self, client_id: int) -> dict[str, Any]:
+        """The client's services: one hosting (pid 7, group Hosting) per order of theirs."""
+        answer = load_sample("whmcs_api", "GetClientsProducts")
+        template = answer["products"]["product"][0]
+        products = [
+            {
+                **template,
+                "id": order_service_id(order_id),
+                "clientid": client_id,
+                "pid": 7,
+                "name": "Hosting Emprendedor",
+                "groupname": "Hosting",
+                "domain": f"orden{order_id}.example",
+                "status": "Pending",
+            }
+            for order_id, owner in list(self.orders.items())
+            if owner == client_id
+        ]
+        answer.update(clientid=str(client_id), totalresults=len(products), numreturned=len(products))
+        answer.pop("serviceid", None)
+        answer["products"]["product"] = products
+        return answer
 
     def _invoice(self, invoice_id: int) -> dict[str, Any]:
         answer = load_sample("whmcs_api", "GetInvoice")
@@ -276,3 +365,20 @@ class WhmcsApiStandIn:
     def added_transids(self) -> list[str]:
         with self._lock:
             return [p["transid"] for p in self.payments]
+
+    def accepted(self) -> dict[int, float]:
+        """Order id -> when its first AcceptOrder arrived (epoch seconds)."""
+        with self._lock:
+            return dict(self.accepted_orders)
+
+    def accept_order_calls(self) -> list[tuple[int, float]]:
+        """Every AcceptOrder received, repeats included: (order id, epoch seconds)."""
+        with self._lock:
+            return list(self.accept_calls)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        return -1

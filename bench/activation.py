@@ -1,0 +1,317 @@
+"""Part 5, order activation: --activation-orders OrderPaid events (1,000 by default), each
+a new order of its own client, posted at a steady --activation-rate (5/s by default) from
+one thread, as WHMCS fires them through a busy day. The bridge runs as in the monthly part
+(gunicorn with the production config, two workers, the relay, WHMCS's API and Twilio stood
+in), with a copy of config/ whose routing says `[activation] default = "instant"` (and
+whose default staff group has an address, so an activation that fails is heard).
+
+Each order is planned (GetOrders, GetClientsDetails, GetClientsProducts, GetInvoices) and
+its `whmcs_order` Action carried out (GetOrders, AcceptOrder with auto-setup). Measured, per
+order: from the moment its OrderPaid post was sent to the moment the WHMCS stand-in received
+AcceptOrder for it; p50 and p99 over all orders (one never accepted counts as infinite),
+against the company's promise of activation within 2 minutes of payment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from redis import Redis
+from rq import Worker
+from sqlalchemy import func, select
+
+from bench.stage import BenchCluster, PartResult, Row, Stage, percentile, providers, wait_for
+from bridge.core.catalog import Catalog
+from bridge.core.states import FINAL
+from bridge.inbound.signing import signed_request
+from bridge.store.db import Database
+from bridge.store.models import Action
+from tests.helpers import REPO, SECRET
+from tests.system.faults import harness
+from tests.system.faults.stand_ins import WhmcsApiStandIn, order_invoice_id
+
+PROGRESS_EVERY = 15.0
+PROMISE_S = 120.0  # activation within 2 minutes of payment
+FIRST_ORDER = 400_000  # clear of the fault suite's services (300,000) and invoices (500,000)
+STAFF_EMAIL = "staff@bench.example"
+
+
+@dataclass
+class Order:
+    """One paid order: its own client and invoice, posted once."""
+
+    order_id: int
+    client_id: int
+    webhook_id: str
+    params: dict[str, Any]
+
+
+@dataclass
+class Posting:
+    """What the poster thread did; times are epoch seconds."""
+
+    sent: dict[int, float] = field(default_factory=dict)  # order id -> the post left
+    answered: dict[int, float] = field(default_factory=dict)  # order id -> its 202 arrived
+    behind: int = 0  # posts that left more than 50 ms after their slot
+    started: float = 0.0
+    finished: float = 0.0
+    error: BaseException | None = None
+
+
+def run(stage: Stage, args: argparse.Namespace) -> PartResult:
+    stage.reset()
+    count: int = args.activation_orders
+    rate: float = args.activation_rate
+    config = instant_config(stage.out / "activation-config")
+    with providers() as (_twilio, whmcs, settings):
+        orders = [order_paid(i, whmcs, "activation") for i in range(count)]
+        env = stage.env(**settings, BRIDGE_CONFIG_DIR=config)
+        with stage.cluster("activation", env) as cluster:
+            cluster.start_web()
+            cluster.start_workers(2)
+            cluster.start_relay()
+            ready = _workers_ready(stage.redis_url, 2)
+            posting = _drive(cluster, orders, rate, whmcs, timeout=count / rate + 300)
+            settled = _settle(cluster, stage.database_url)
+        result = _result(stage.database_url, orders, posting, whmcs, rate, settled)
+    result.detail.update(workers_ready_after_s=round(ready, 1), config_dir=str(config))
+    return result
+
+
+def instant_config(target: Path) -> Path:
+    """A copy of the repository's config/ with `[activation] default = "instant"` and an
+    address for the `default` staff group; checked by reading it as the bridge does."""
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(REPO / "config", target)
+    routing = target / "routing.toml"
+    source = routing.read_text()
+    section = source.index("\n[activation]\n")
+    manual = source.index('default = "manual"', section)
+    source = source[:manual] + 'default = "instant"' + source[manual + len('default = "manual"') :]
+    if source.count("emails = []      #") < 1:
+        raise RuntimeError(f"{routing}: no `emails = []      #` line for the default staff group")
+    source = source.replace("emails = []      #", f'emails = ["{STAFF_EMAIL}"]  #', 1)
+    routing.write_text(source)
+    if Catalog(target).activation.default != "instant":
+        raise RuntimeError(f"{routing}: [activation] default is not instant after the edit")
+    if tomllib.loads(source).get("staff", {}).get("emails") != [STAFF_EMAIL]:
+        raise RuntimeError(f"{routing}: the default staff group has no address after the edit")
+    return target
+
+
+def _workers_ready(redis_url: str, count: int) -> float:
+    """Wait until `count` RQ workers listen (a worker takes seconds to import the bridge):
+    the orders meet a running bridge, as on a busy day, not its start. Returns the wait."""
+    started = time.monotonic()
+    redis = Redis.from_url(redis_url)
+    wait_for(lambda: len(Worker.all(connection=redis)) >= count, 60, f"{count} RQ workers did not start", 0.2)
+    return time.monotonic() - started
+
+
+def order_paid(number: int, whmcs: WhmcsApiStandIn, run_id: str) -> Order:
+    """Order `number`, of its own client, registered with the WHMCS stand-in (GetOrders,
+    GetClientsProducts) and paid with its own invoice."""
+    order_id, client = FIRST_ORDER + number, harness.FIRST_CLIENT + number
+    whmcs.orders[order_id] = client
+    whmcs.invoice_owner[order_invoice_id(order_id)] = client
+    params = {"orderId": order_id, "userId": client, "invoiceId": order_invoice_id(order_id)}
+    return Order(order_id, client, f"bench-{run_id}-order-{number}", params)
+
+
+def post_paced(web_url: str, orders: list[Order], rate: float, posting: Posting) -> None:
+    """Post each order's OrderPaid in its slot (first + n / rate) from this one thread; the
+    bridge must answer 202. A post that takes longer than a slot delays the next ones."""
+    session = requests.Session()
+    url = f"{web_url}/webhooks/whmcs"
+    posting.started = time.time()
+    first = time.monotonic()
+    try:
+        for n, order in enumerate(orders):
+            body, headers = signed_request(SECRET, "OrderPaid", order.params, webhook_id=order.webhook_id)
+            wait = first + n / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            elif wait < -0.05:
+                posting.behind += 1
+            sent = time.time()
+            response = session.post(url, data=body, headers=headers, timeout=10)
+            answered = time.time()
+            if response.status_code != 202:
+                raise RuntimeError(
+                    f"OrderPaid for order {order.order_id}: {response.status_code} {response.text[:300]}"
+                )
+            posting.sent[order.order_id] = sent
+            posting.answered[order.order_id] = answered
+    except Exception as exc:  # noqa: BLE001 - raised again in the main thread
+        posting.error = exc
+    finally:
+        posting.finished = time.time()
+
+
+def _drive(cluster: BenchCluster, orders: list[Order], rate: float, whmcs: WhmcsApiStandIn, timeout: float) -> Posting:
+    """Post from a thread; return when every order got its AcceptOrder, or at the timeout
+    (the orders left are reported as never accepted)."""
+    posting = Posting()
+    poster = threading.Thread(target=post_paced, args=(cluster.web_url, orders, rate, posting), daemon=True)
+    poster.start()
+    started = time.monotonic()
+    deadline, next_report = started + timeout, started + PROGRESS_EVERY
+    wanted = {order.order_id for order in orders}
+    while True:
+        time.sleep(0.5)
+        cluster.supervise()  # a worker that died is restarted and counted, as systemd would
+        if posting.error is not None:
+            raise posting.error
+        accepted = len(wanted & whmcs.accepted().keys())
+        if not poster.is_alive() and accepted == len(wanted):
+            return posting
+        if time.monotonic() > deadline:
+            print(f"  timed out after {timeout:.0f} s: {len(wanted) - accepted} orders not accepted", flush=True)
+            poster.join(timeout=15)
+            return posting
+        if time.monotonic() >= next_report:
+            next_report += PROGRESS_EVERY
+            print(
+                f"  {time.monotonic() - started:6.0f} s  posted {len(posting.sent)}  accepted {accepted}",
+                flush=True,
+            )
+
+
+def _settle(cluster: BenchCluster, database_url: str, timeout: float = 30.0) -> bool:
+    """Wait (a little) until every Action is final, so the states in `detail` are the end's."""
+    db = Database(database_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with db.session() as session:
+                open_actions = session.scalar(
+                    select(func.count()).select_from(Action).where(Action.state.not_in(list(FINAL)))
+                )
+            if not open_actions:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            cluster.supervise()
+            time.sleep(0.5)
+    finally:
+        db.dispose()
+
+
+def _summary(values: list[float], orders: int) -> dict[str, Any]:
+    """count, min, p50, p90, p99, max (seconds) of what was measured, and how many of the
+    orders have no value; the percentiles count a missing one as infinite."""
+    missing = orders - len(values)
+    every = sorted(values) + [math.inf] * missing
+    if not every:
+        return {"count": 0, "never_accepted": 0}
+    return {
+        "count": len(values),
+        "min": round(min(values), 3) if values else None,
+        "p50": _rounded(percentile(every, 0.50)),
+        "p90": _rounded(percentile(every, 0.90)),
+        "p99": _rounded(percentile(every, 0.99)),
+        "max": _rounded(every[-1]),
+        "never_accepted": missing,
+    }
+
+
+def _by_tenth(orders: list[Order], sent: dict[int, float], accepted: dict[int, float]) -> list[dict[str, Any]]:
+    """p50 and max (seconds) of each tenth of the orders, in posting order: a start-up or a
+    backlog building up shows here."""
+    size = max(1, math.ceil(len(orders) / 10))
+    tenths = []
+    for first in range(0, len(orders), size):
+        chunk = orders[first : first + size]
+        ids = [o.order_id for o in chunk if o.order_id in sent and o.order_id in accepted]
+        summary = _summary([accepted[i] - sent[i] for i in ids], len(chunk))
+        tenths.append({"orders": f"{first + 1}-{first + len(chunk)}", "p50": summary["p50"], "max": summary["max"]})
+    return tenths
+
+
+def _rounded(value: float) -> float | str:
+    return "never" if math.isinf(value) else round(value, 3)
+
+
+def _result(
+    database_url: str,
+    orders: list[Order],
+    posting: Posting,
+    whmcs: WhmcsApiStandIn,
+    rate: float,
+    settled: bool,
+) -> PartResult:
+    count = len(orders)
+    accepted = whmcs.accepted()
+    from_post = [accepted[o] - posting.sent[o] for o in posting.sent if o in accepted]
+    from_202 = [accepted[o] - posting.answered[o] for o in posting.answered if o in accepted]
+    every = sorted(from_post) + [math.inf] * (count - len(from_post))
+    p50, p99 = percentile(every, 0.50), percentile(every, 0.99)
+    never = [o.order_id for o in orders if o.order_id not in accepted]
+    answers_ms = sorted((posting.answered[o] - posting.sent[o]) * 1000 for o in posting.sent)
+    span = max(posting.sent.values()) - min(posting.sent.values()) if len(posting.sent) > 1 else 0.0
+    achieved = (len(posting.sent) - 1) / span if span else float("nan")
+    calls = whmcs.accept_order_calls()
+    db = Database(database_url)
+    try:
+        with db.session() as session:
+            states = session.execute(
+                select(Action.channel, Action.state, func.count()).group_by(Action.channel, Action.state)
+            ).all()
+    finally:
+        db.dispose()
+    pace = f"{count} OrderPaid posted at {rate:g}/s from one thread (a busy day's pace)"
+    rows = [
+        Row(
+            "activation",
+            "OrderPaid posted to AcceptOrder received, p50",
+            p50,
+            "s",
+            note=f"{pace}; p50 {p50:.3f} s, min {min(from_post, default=math.nan):.3f} s",
+        ),
+        Row(
+            "activation",
+            "OrderPaid posted to AcceptOrder received, p99",
+            p99,
+            "s",
+            below=PROMISE_S,
+            note=f"{pace}; p50 {p50:.3f} s, max {every[-1]:.3f} s, {len(never)} never accepted "
+            f"(promise: activated within {PROMISE_S:.0f} s of payment)",
+        ),
+    ]
+    detail = {
+        "orders": count,
+        "rate_per_second": rate,
+        "posting": {
+            "posted": len(posting.sent),
+            "achieved_rate_per_second": round(achieved, 3),
+            "posts_behind_their_slot": posting.behind,
+            "seconds": round(posting.finished - posting.started, 1),
+            "answer_ms": {
+                "p50": round(percentile(answers_ms, 0.50), 1),
+                "p99": round(percentile(answers_ms, 0.99), 1),
+                "max": round(answers_ms[-1], 1),
+            }
+            if answers_ms
+            else {},
+        },
+        "seconds_post_sent_to_accept_order": _summary(from_post, count),
+        "seconds_202_answer_to_accept_order": _summary(from_202, count),
+        "by_tenth_of_the_run": _by_tenth(orders, posting.sent, accepted),
+        "never_accepted_orders": never[:50],
+        "accept_order_calls": len(calls),
+        "accept_order_repeats": len(calls) - len({order for order, _ in calls}),
+        "whmcs_api_calls": whmcs.calls,
+        "actions_final_at_the_end": settled,
+        "action_states": {f"{channel} {state}": n for channel, state, n in states},
+    }
+    return PartResult(rows=rows, detail=detail)
