@@ -8,6 +8,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 import requests
@@ -30,6 +31,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(relay_command)
     app.cli.add_command(up_command)
     app.cli.add_command(debit_cycle_command)
+    app.cli.add_command(renewal_scan_command)
     app.cli.add_command(create_staff_command)
     app.cli.add_command(set_password_command)
     app.cli.add_command(deactivate_staff_command)
@@ -147,9 +149,12 @@ def relay_command(once: bool) -> None:
     """Re-queue what the queue lost and queue due retries every RELAY_INTERVAL_SECONDS;
     report dead letters to the staff every DEAD_LETTER_REPORT_SECONDS; ask Twilio about the
     WhatsApp templates under review every TEMPLATE_POLL_SECONDS; start the daily debit cycle
-    after DEBIT_CYCLE_HOUR."""
+    after DEBIT_CYCLE_HOUR; check the debit group's suspension exemption (at start, daily);
+    from [reminders] send_hour, scan the renewals once a day and send the clients' notices of
+    the day."""
     from datetime import timedelta
 
+    from bridge.scheduled import debit_group_check, notice_digest, renewal_scan
     from bridge.scheduled.dead_letters import report_dead_letters
     from bridge.scheduled.debit_cycle import run_if_due
     from bridge.scheduled.template_sync import poll_templates
@@ -170,6 +175,9 @@ def relay_command(once: bool) -> None:
             poll_templates(svc, content, utcnow(), poll_every)
             if svc.settings.pagos360_api_key:
                 run_if_due(svc, utcnow())
+            debit_group_check.run_if_due(svc, utcnow())
+            renewal_scan.run_if_due(svc, utcnow())
+            notice_digest.send_due_notices(svc, utcnow())
             if once:
                 click.echo(json.dumps(report.__dict__))
                 return
@@ -206,13 +214,29 @@ def up_command() -> None:
 @click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), help="Run as of this day (default today).")
 def debit_cycle_command(day: object) -> None:
     """Plan the card debits due now (the relay runs this daily by itself); safe to repeat."""
-    from datetime import datetime
-
     from bridge.scheduled.debit_cycle import run_debit_cycle
+
+    _run_daily_job(run_debit_cycle, day)
+
+
+@click.command("renewal-scan")
+@click.option("--date", "day", type=click.DateTime(formats=["%Y-%m-%d"]), help="Run as of this day (default today).")
+def renewal_scan_command(day: object) -> None:
+    """Keep the notices of domains and services due at a lead day (the relay runs this daily by
+    itself); safe to repeat: a notice is kept once. The relay's next pass sends them."""
+    from bridge.scheduled.renewal_scan import run_renewal_scan
+
+    _run_daily_job(run_renewal_scan, day)
+
+
+def _run_daily_job(run: Any, day: object) -> None:
+    """A daily job run by hand, as of `day` (default today, company time): its summary, and
+    its errors on stderr."""
+    from datetime import datetime
 
     svc = services(_app())
     today = day.date() if isinstance(day, datetime) else datetime.now(svc.settings.tz).date()
-    report = run_debit_cycle(svc, today)
+    report = run(svc, today)
     click.echo(report.summary())
     for error in report.errors:
         click.echo(f"  error: {error}", err=True)

@@ -22,6 +22,7 @@ from bridge.work.orders import OrderActivator
 from bridge.work.payments import PaymentGuard
 from bridge.work.ratelimit import RateLimiter
 from bridge.work.relay import Relay
+from bridge.work.scheduled_notices import ScheduledNoticeKeeper
 from bridge.work.whatsapp_gate import ConsentRecorder, WhatsAppGate
 from bridge.work.whatsapp_tickets import MediaFetcher, WhatsAppTickets
 from providers import Provider
@@ -142,7 +143,7 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 
 def build_planner(svc: Services) -> Planner:
-    resolvers = resolvers_for(svc.db, svc.settings, svc.whmcs, svc.pagos360)
+    resolvers = resolvers_for(svc.db, svc.settings, svc.whmcs, svc.pagos360, svc.catalog.reminders.rejected_cycles)
     return Planner(svc.db, svc.hooks, svc.catalog, svc.settings, svc.whmcs, resolvers)
 
 
@@ -170,6 +171,8 @@ def build_executors(svc: Services) -> dict[str, Executor]:
     executors[consent.channel] = consent
     cancellations = CancellationRecorder(svc.db)
     executors[cancellations.channel] = cancellations
+    notices = ScheduledNoticeKeeper(svc.db)
+    executors[notices.channel] = notices
     tickets = WhatsAppTickets(
         svc.db, svc.whmcs, build_media_fetcher(svc.settings), svc.catalog.inbound.ticket_department_id
     )

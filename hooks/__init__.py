@@ -44,6 +44,7 @@ NEEDS = frozenset(
         "flagged_admin",
         "user_clients",
         "service_billing",
+        "debit_standing",
     }
 )
 

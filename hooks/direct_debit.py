@@ -7,15 +7,18 @@ back by the planner), never on the notification's own words.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from bridge.core.debits import NOT_PAID_STATES, REVERSED_STATES
 from bridge.core.invoices import CLOSED_INVOICE_STATES, misplaced
 from hooks import HookContext, PlannedAction, add_hook
 from hooks.helpers import variables as v
 from hooks.helpers.messaging import client_notice
 from hooks.helpers.staff import staff_notice
 
-NOT_PAID_STATES = ("rejected", "expired", "canceled")
-REVERSED_STATES = ("reverted", "refunded")
+# In an invoice's notes: its card debit was rejected. The PHP hook file then lets WHMCS's own
+# reminder emails for it go (it stops them for invoices the card will pay).
+REJECTED_MARK = "[pagos360:rejected]"
 
 
 @add_hook("card_adhesion", priority=10, name="direct_debit.adhesion", needs=("adhesion", "debit_group", "client"))
@@ -50,6 +53,8 @@ def debit_changed(ctx: HookContext) -> list[PlannedAction]:
         return [
             *client_notice(ctx, "invoice", v.invoice, v.direct_debit, notice="DebitRejected"),
             *staff_notice(ctx, "DebitRejected"),
+            *_mark_rejected(ctx),
+            *(_leave_debit_group(ctx) if debit.leaves_debit_group else []),
         ]
     if debit.state in REVERSED_STATES:
         # Money taken back after it was recorded: a person decides what to do in WHMCS.
@@ -113,6 +118,43 @@ def _record_payment(ctx: HookContext) -> list[PlannedAction]:
     return [PlannedAction("whmcs_payment", f"invoice {invoice.id}", content)]
 
 
+def _mark_rejected(ctx: HookContext) -> list[PlannedAction]:
+    """REJECTED_MARK on the invoice's notes (UpdateInvoice), so that WHMCS's reminders of it
+    reach the client again (the PHP hook file reads it) and staff see why it is unpaid."""
+    invoice, debit = ctx.data.invoice, ctx.data.debit
+    if invoice is None or debit is None or REJECTED_MARK in invoice.notes:
+        return []
+    line = f"{REJECTED_MARK} Pagos360 debit {debit.pagos360_id} {debit.state}: {debit.state_comment}".rstrip(": ")
+    notes = f"{invoice.notes.rstrip()}\n{line}".strip()
+    content = {
+        "action": "UpdateInvoice",
+        "params": {"invoiceid": invoice.id, "notes": notes},
+        "summary": f"mark invoice {invoice.number}: its card debit was rejected",
+    }
+    return [PlannedAction("whmcs", f"invoice {invoice.id}", content)]
+
+
+def _leave_debit_group(ctx: HookContext) -> list[PlannedAction]:
+    """Debits rejected `[reminders] rejected_cycles` cycles in a row: the client goes back to
+    the group they were in before (a dead card must not keep them from suspension for ever),
+    and they and staff are told."""
+    debit = ctx.data.debit
+    assert debit is not None
+    client = ctx.data.client
+    back_to = debit.previous_group_id or 0
+    moves: list[PlannedAction] = []
+    if client is not None:
+        summary = f"client {client.id} back to group {back_to} after {debit.rejected_cycles} rejected debit cycles"
+        content = {"action": "UpdateClient", "params": {"clientid": client.id, "groupid": back_to}, "summary": summary}
+        moves.append(PlannedAction("whmcs", f"client {client.id}", content))
+    values: dict[str, Any] = {"rejected_cycles": debit.rejected_cycles, "previous_group": back_to or "-"}
+    return [
+        *moves,
+        *client_notice(ctx, None, v.direct_debit, lambda _c, _l: values, notice="DebitGroupLeft"),
+        *staff_notice(ctx, "DebitGroupLeft", **values),
+    ]
+
+
 def _refuse(ctx: HookContext, reason: str) -> list[PlannedAction]:
     """No payment: the decision on record, and the staff told why."""
     return [
@@ -145,3 +187,13 @@ def _local_time(iso: str, ctx: HookContext) -> str:
     if when.tzinfo is not None:
         when = when.astimezone(ctx.settings.tz)
     return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@add_hook("DebitGroupNotExempt", priority=10, name="direct_debit.group_not_exempt")
+def group_not_exempt(ctx: HookContext) -> list[PlannedAction]:
+    """Once a day while WHMCS's debit group would let its cron suspend debit clients."""
+    params = ctx.params
+    values: dict[str, Any] = {"group_name": params.get("group_name", ""), "detail": params.get("detail", "")}
+    return staff_notice(ctx, "DebitGroupNotExempt", **values) or [
+        PlannedAction("none", "-", {}, "the debit group is not exempt from suspension, and no staff hear it")
+    ]

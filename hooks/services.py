@@ -12,9 +12,17 @@ from hooks.helpers.staff import staff_notice
 NEEDS = ("service", "client", "contacts")
 
 
-@add_hook("AfterModuleSuspend", priority=10, name="services.suspended", needs=NEEDS)
+@add_hook("AfterModuleSuspend", priority=10, name="services.suspended", needs=(*NEEDS, "debit_standing"))
 def suspended(ctx: HookContext) -> list[PlannedAction]:
-    return client_notice(ctx, "product", v.service)
+    """The client hears it; and staff, when the client pays by card direct debit and should
+    never have been suspended (by hand, or by a call the PHP hook file could not stop)."""
+    planned = client_notice(ctx, "product", v.service)
+    client, standing = ctx.data.client, ctx.data.debit_standing
+    group = ctx.settings.pagos360_client_group_id
+    in_debit_group = bool(standing and standing.signed) or bool(client and group and client.groupid == group)
+    if in_debit_group:
+        planned += staff_notice(ctx, "DebitClientSuspended", group_name=ctx.settings.pagos360_client_group_name)
+    return planned
 
 
 @add_hook("AfterModuleUnsuspend", priority=10, name="services.reactivated", needs=NEEDS)

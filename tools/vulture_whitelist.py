@@ -209,3 +209,7 @@ cancellation  # unused function (hooks/services.py)
 staff_opened  # unused function (hooks/tickets.py)
 staff_reply  # unused function (hooks/tickets.py)
 requested_at  # unused variable (bridge/store/models.py ServiceCancellation): for staff reading the database
+# Handlers registered with @add_hook (issue 15's events).
+group_not_exempt  # unused function (hooks/direct_debit.py)
+invoice_reminder  # unused function (hooks/reminders.py)
+day_notices  # unused function (hooks/reminders.py)

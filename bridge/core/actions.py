@@ -15,6 +15,10 @@ CONSENT_CHANNEL = "whatsapp_consent"
 TICKET_CHANNEL = "whatsapp_ticket"
 # A client's request to cancel a service, kept for the debit cycle (bridge.work.cancellations).
 CANCELLATION_CHANNEL = "cancellation"
+# The Actions that ask Pagos360 for a card debit (bridge.scheduled.debit_cycle).
+DEBIT_REQUEST_CHANNEL = "pagos360_debit"
+# A notice kept for the client's day's message (bridge.work.scheduled_notices).
+SCHEDULED_NOTICE_CHANNEL = "scheduled_notice"
 # A paid order accepted in WHMCS, once (bridge.work.orders).
 ORDER_CHANNEL = "whmcs_order"
 

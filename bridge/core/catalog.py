@@ -18,6 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from bridge.core.activation import activation_policy
 from bridge.core.fallback import DEFAULT_FALLBACK
+from bridge.core.reminders import reminder_policy
 from bridge.core.settings import DEFAULT_CONFIG_DIR, SettingsError
 from bridge.core.template_texts import TemplateRuleBroken, TemplateText, content_value, template_text
 
@@ -220,6 +221,7 @@ class Catalog:
         )
         self.staff = staff_policy(routing.get("staff", {}), config_dir / "routing.toml")
         self.activation = activation_policy(routing.get("activation", {}), config_dir / "routing.toml")
+        self.reminders = reminder_policy(routing.get("reminders", {}), config_dir / "routing.toml")
         self._wa_templates = {
             (event, lang): WhatsAppTemplate(spec["content_sid"], tuple(spec.get("variables", ())))
             for event, langs in routing.get("whatsapp_templates", {}).items()

@@ -56,6 +56,8 @@ class Invoice:
     due_date: date | None = None
     date_paid: date | None = None
     status: str = ""
+    payment_method: str = ""  # the gateway's module name (pagos360, banktransfer, ...)
+    notes: str = ""  # staff's notes on the invoice (the bridge marks a rejected card debit there)
 
 
 @dataclass(frozen=True)
@@ -173,11 +175,22 @@ class EventData:
     ticket: Ticket | None = None
     order: Order | None = None
     flagged_admin: Admin | None = None
+    debit_standing: DebitStanding | None = None
     # A WHMCS 8 user's event (UserChangePassword): the clients that user belongs to.
     user_clients: tuple[Client, ...] = ()
     # Why `client` is None, for the skip reason.
     missing: str = ""
     lookups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DebitStanding:
+    """What the bridge's own records say of a client's card direct debit (the "debit_standing"
+    need): a signed adhesion still in the debit group, whose debit cycle will ask for the
+    event's invoice; and whether a debit for that invoice was rejected."""
+
+    signed: bool = False
+    invoice_rejected: bool = False
 
 
 @dataclass(frozen=True)
@@ -216,3 +229,8 @@ class Debit:
     # added, or its outcome unknown) or "done"; and the Action that claimed it.
     payment_state: str = ""
     payment_action: int | None = None
+    # The client's latest cycles in a row whose debits were all rejected; and whether this
+    # notification took them out of the debit group (bridge.store.debit_outcomes), back to:
+    rejected_cycles: int = 0
+    leaves_debit_group: bool = False
+    previous_group_id: int | None = None

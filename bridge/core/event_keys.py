@@ -53,6 +53,7 @@ OWN_KEYS: dict[str, Callable[[Fields], str]] = {
     "AcceptQuote": _key("quote-accepted", "quoteid"),
     "QuoteStatusChange": _quote_stage,
     "CancellationRequest": _key("CancellationRequest", "relid", "type"),
+    "InvoicePaymentReminder": _key("InvoicePaymentReminder", "invoiceid", "type"),
 }
 
 

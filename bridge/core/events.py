@@ -37,6 +37,7 @@ WHMCS_EVENTS = (
     "QuoteStatusChange",
     "CancellationRequest",
     "UserChangePassword",
+    "InvoicePaymentReminder",
 )
 
 

@@ -29,7 +29,17 @@ from bridge.core.actions import CONSENT_CHANNEL, TICKET_CHANNEL
 # someone: shown as they are. Any other channel's recipient is a person's contact.
 PHONE_CHANNELS = frozenset({"whatsapp", "sms", CONSENT_CHANNEL, TICKET_CHANNEL})
 SYSTEM_CHANNELS = frozenset(
-    {"plan", "hook", "none", "whmcs", "whmcs_payment", "whmcs_order", "pagos360_debit", "cancellation"}
+    {
+        "plan",
+        "hook",
+        "none",
+        "whmcs",
+        "whmcs_payment",
+        "whmcs_order",
+        "pagos360_debit",
+        "cancellation",
+        "scheduled_notice",
+    }
 )
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")

@@ -9,7 +9,9 @@ from typing import Any
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
+from bridge.core.debit_group import CHECK_NAME
 from bridge.services import services
+from bridge.store.health_checks import last_check
 from bridge.store.templates import missing_templates
 from bridge.work.relay import HEARTBEAT_KEY
 
@@ -25,7 +27,8 @@ def healthz() -> Any:
 def readyz() -> Any:
     """200 when the database and Redis answer, the queue is not backed up past
     READY_MAX_QUEUE_DEPTH and a relay has run recently; 503 naming what is wrong. The
-    WhatsApp notices with no approved template are reported either way."""
+    WhatsApp notices with no approved template, and a debit group WHMCS could suspend, are
+    reported either way."""
     svc = services()
     checks: dict[str, Any] = {}
     try:
@@ -51,6 +54,7 @@ def readyz() -> Any:
     # Reported, not part of readiness: the bridge works, but outside the 24-hour window
     # WhatsApp will not deliver these notices until their templates are approved.
     checks["whatsapp_templates"] = _templates_check()
+    checks["debit_group"] = _debit_group_check()
     return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
 
 
@@ -65,3 +69,20 @@ def _templates_check() -> str:
         return "ok"
     listed = ", ".join(f"{event} ({language})" for event, language in missing)
     return f"{len(missing)} WhatsApp notices without an approved template: {listed}"
+
+
+def _debit_group_check() -> str:
+    """The last check of WHMCS's debit group (bridge.scheduled.debit_group_check): reported,
+    never a reason to refuse events."""
+    svc = services()
+    if not svc.settings.pagos360_api_key:
+        return "ok"  # no card direct debit here
+    try:
+        with svc.db.session() as session:
+            last = last_check(session, CHECK_NAME)
+            found = (last.ok, last.detail) if last is not None else None
+    except Exception as exc:  # noqa: BLE001 - the database check above already says why
+        return f"unknown: {type(exc).__name__}"
+    if found is None:
+        return "not checked yet (the relay checks it at its start)"
+    return "ok" if found[0] else f"warning: {found[1]}"

@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.core.actions import PLAN_CHANNEL
 from bridge.core.states import State
-from bridge.store.models import Action
+from bridge.store.models import Action, ScheduledNotice, ScheduledRun
 from bridge.store.templates import missing_templates
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ class StateCollector:
         missing = self._missing_templates()
         if missing is not None:
             yield missing
+        yield from self._scheduled()
         depth = self._queue_depth()
         up.add_metric(["redis"], 1 if depth is not None else 0)
         if depth is not None:
@@ -101,6 +102,48 @@ class StateCollector:
             "Event x language pairs routed to WhatsApp with no approved template (outside the 24-hour"
             " window WhatsApp does not deliver them).",
             value=len(missing),
+        )
+
+    def _scheduled(self) -> Iterator[GaugeMetricFamily]:
+        """The daily jobs (debit cycle, renewal scan): when each last finished and whether
+        one is running now; and the clients' notices waiting for their day's message."""
+        try:
+            with self.svc.db.session() as session:
+                runs = session.execute(
+                    select(ScheduledRun.name, func.max(ScheduledRun.finished_at)).group_by(ScheduledRun.name)
+                ).all()
+                running = session.execute(
+                    select(ScheduledRun.name, func.count())
+                    .where(ScheduledRun.finished_at.is_(None))
+                    .group_by(ScheduledRun.name)
+                ).all()
+                waiting = session.scalar(
+                    select(func.count()).select_from(ScheduledNotice).where(ScheduledNotice.event_id.is_(None))
+                )
+        except SQLAlchemyError as exc:
+            log.warning("metrics: the database did not answer: %s", type(exc).__name__)
+            return
+        finished = GaugeMetricFamily(
+            "bridge_scheduled_run_finished_timestamp_seconds",
+            "When each daily job (debit-cycle, renewal-scan) last finished a day's run.",
+            labels=["job"],
+        )
+        for name, at in runs:
+            if at is not None:
+                finished.add_metric([name], at.timestamp())
+        yield finished
+        unfinished = GaugeMetricFamily(
+            "bridge_scheduled_runs_unfinished",
+            "Days' runs of each daily job started and not finished (running, or died: resumed by the next pass).",
+            labels=["job"],
+        )
+        for name, number in running:
+            unfinished.add_metric([name], number)
+        yield unfinished
+        yield GaugeMetricFamily(
+            "bridge_scheduled_notices_waiting",
+            "Clients' scheduled notices (reminders, renewals) not yet sent in a day's message.",
+            value=waiting or 0,
         )
 
     def _queue_depth(self) -> GaugeMetricFamily | None:

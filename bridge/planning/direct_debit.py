@@ -16,17 +16,21 @@ from typing import Any
 
 from sqlalchemy import Row, select
 
+from bridge.core.actions import DEBIT_REQUEST_CHANNEL
+from bridge.core.debit_group import CHECK_NAME, exemption
+from bridge.core.debits import outcome_of
 from bridge.core.event_data import Adhesion, Client, Debit, EventData
 from bridge.core.event_fields import identifier, mapping, money, number, text
 from bridge.core.settings import Settings
 from bridge.planning.enrichment import Enricher
 from bridge.store.db import Database
+from bridge.store.debit_outcomes import record_outcome
+from bridge.store.health_checks import record_check
 from bridge.store.models import Action, Base, CardAdhesion, DebitPayment, DebitRequest, string_width
 from providers.base import ProviderError
 from providers.pagos360 import Pagos360Api
 from providers.whmcs_api import NotFound, WhmcsApi, whmcs_rows
 
-DEBIT_REQUEST_CHANNEL = "pagos360_debit"  # the Actions that ask Pagos360 for a debit
 DIRECT_DEBIT_NEEDS = frozenset({"adhesion", "debit", "debit_group"})
 
 
@@ -36,7 +40,16 @@ def debit_day_after(signed_on: date) -> int:
 
 
 class DirectDebitResolver:
-    def __init__(self, db: Database, pagos360: Pagos360Api | None, whmcs: WhmcsApi | None, settings: Settings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        pagos360: Pagos360Api | None,
+        whmcs: WhmcsApi | None,
+        settings: Settings,
+        rejected_cycles: int = 2,
+    ) -> None:
+        """`rejected_cycles`: routing's [reminders] rejected_cycles (bridge.store.debit_outcomes)."""
+        self.rejected_cycles = rejected_cycles
         self.db = db
         self.pagos360 = pagos360
         self.whmcs = whmcs
@@ -73,9 +86,12 @@ class DirectDebitResolver:
                 invoice_problem = str(exc)
         pagos360_id = text(raw.get("id", entity_id), "card_debit_request.id", _width(DebitPayment, "pagos360_id"))
         requested, payment = self._bridge_records(pagos360_id)
+        state = text(raw.get("state"), "card_debit_request.state")
+        with self.db.session() as session:
+            streak = record_outcome(session, pagos360_id, outcome_of(state), self.rejected_cycles)
         debit = Debit(
             pagos360_id=pagos360_id,
-            state=text(raw.get("state"), "card_debit_request.state"),
+            state=state,
             client_id=client_id,
             invoice_id=invoice_id,
             amount=money(raw.get("amount"), "card_debit_request.amount"),
@@ -87,6 +103,9 @@ class DirectDebitResolver:
             invoice_problem=invoice_problem,
             payment_state=payment.state if payment is not None else "",
             payment_action=payment.action_id if payment is not None else None,
+            rejected_cycles=streak.rejected_cycles,
+            leaves_debit_group=streak.leaves_group,
+            previous_group_id=streak.previous_group_id,
         )
         return replace(data, invoice=invoice, debit=debit, lookups=tuple(self.enricher.lookups))
 
@@ -122,16 +141,27 @@ class DirectDebitResolver:
         return str(found)
 
     def _group_id(self) -> int:
-        if self.settings.pagos360_client_group_id:
-            return self.settings.pagos360_client_group_id
+        """The debit group's id (configured, or found by name in GetClientGroups). Each
+        adhesion also checks that the group is exempt from suspension (recorded for the
+        relay's alert and /readyz: bridge.scheduled.debit_group_check)."""
+        configured = self.settings.pagos360_client_group_id
         if self.whmcs is None:
+            if configured:
+                return configured
             raise ProviderError("the WHMCS API is not configured: the debit group cannot be looked up", permanent=True)
         self.enricher.lookups.append("GetClientGroups")
-        name = self.settings.pagos360_client_group_name
-        for group in whmcs_rows(self.whmcs.call("GetClientGroups"), "groups", "group"):
-            if str(group.get("groupname", "")).strip().casefold() == name.strip().casefold():
-                return number(group.get("id"), "GetClientGroups.group.id")
-        raise ProviderError(f"WHMCS has no client group named {name!r} (PAGOS360_CLIENT_GROUP_NAME)", permanent=True)
+        groups = whmcs_rows(self.whmcs.call("GetClientGroups"), "groups", "group")
+        found = exemption(groups, configured, self.settings.pagos360_client_group_name)
+        with self.db.session() as session:
+            record_check(session, CHECK_NAME, found.ok, found.detail)
+        if configured:
+            return configured
+        if not found.group_id:
+            name = self.settings.pagos360_client_group_name
+            raise ProviderError(
+                f"WHMCS has no client group named {name!r} (PAGOS360_CLIENT_GROUP_NAME)", permanent=True
+            )
+        return number(found.group_id, "GetClientGroups.group.id")
 
     def _mirror(self, raw: dict[str, Any], client_id: str, client: Client | None, group_id: int | None) -> Adhesion:
         """Bring the bridge's record of the adhesion in line with what Pagos360 says."""

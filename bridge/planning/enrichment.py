@@ -152,6 +152,8 @@ class Enricher:
             due_date=_date(answer.get("duedate")),
             date_paid=_date(answer.get("datepaid")),
             status=text(answer.get("status"), "GetInvoice.status"),
+            payment_method=text(answer.get("paymentmethod"), "GetInvoice.paymentmethod"),
+            notes=text(answer.get("notes"), "GetInvoice.notes"),
         )
 
     def _ticket(self, flat: Mapping[str, Any], at: str) -> Ticket | None:

@@ -25,6 +25,7 @@ from bridge.planning.direct_debit import DirectDebitResolver
 from bridge.planning.enrichment import Enricher
 from bridge.planning.whatsapp_inbound import InboundMessageResolver
 from bridge.store.db import Database
+from bridge.store.debit_standing import debit_standing
 from bridge.store.models import Action, Event
 from bridge.store.search import looked_up_words
 from bridge.store.templates import usable_templates
@@ -107,6 +108,10 @@ class Planner:
     def _whmcs_hook(self, inbound: InboundEvent, needs: frozenset[str]) -> EventData:
         # A new Enricher per event: it asks WHMCS each thing at most once per event.
         data = Enricher(self.whmcs).resolve(inbound.payload.get("params", {}), needs)
+        if "debit_standing" in needs and data.client is not None:
+            with self.db.session() as session:
+                standing = debit_standing(session, data.client.id, data.invoice.id if data.invoice else None)
+            data = replace(data, debit_standing=standing)
         if data.ticket is None:
             return data
         # Whether a WhatsApp conversation opened the ticket is the bridge's own record.
@@ -162,14 +167,18 @@ def _client_whatsapp(planned: PlannedAction) -> bool:
 
 
 def resolvers_for(
-    db: Database, settings: Settings, whmcs: WhmcsApi | None, pagos360: Pagos360Api | None
+    db: Database,
+    settings: Settings,
+    whmcs: WhmcsApi | None,
+    pagos360: Pagos360Api | None,
+    rejected_cycles: int = 2,
 ) -> dict[str, Resolve]:
     """The bridge's look-ups by event source, besides WHMCS hooks: Pagos360's notifications
     are read back from Pagos360's API (bridge.planning.direct_debit); a customer's WhatsApp
     message is matched to a client by phone (bridge.planning.whatsapp_inbound)."""
 
     def pagos360_notification(inbound: InboundEvent, needs: frozenset[str]) -> EventData:
-        resolver = DirectDebitResolver(db, pagos360, whmcs, settings)
+        resolver = DirectDebitResolver(db, pagos360, whmcs, settings, rejected_cycles)
         return resolver.resolve(inbound.type, inbound.payload, needs)
 
     return {"pagos360": pagos360_notification, "twilio": InboundMessageResolver(db, whmcs).resolve}

@@ -22,15 +22,15 @@ from sqlalchemy.exc import IntegrityError
 from bridge.core.actions import PlannedAction
 from bridge.core.event_fields import EventShapeError, money
 from bridge.core.events import InboundEvent
+from bridge.scheduled.daily import claim_day, local_day, note_progress
 from bridge.services import Services
-from bridge.store.models import CardAdhesion, DebitRequest, ScheduledRun, ServiceCancellation, utcnow
+from bridge.store.models import CardAdhesion, DebitRequest, ServiceCancellation
 from bridge.store.outbox import record_event, store_planned
 from providers.base import ProviderError
 from providers.whmcs_api import whmcs_rows
 
 log = logging.getLogger(__name__)
 JOB_NAME = "debit-cycle"
-UNFINISHED_RUN_TAKEOVER = timedelta(minutes=30)
 
 
 @dataclass
@@ -72,7 +72,11 @@ def run_debit_cycle(svc: Services, today: date) -> CycleReport:
     lead = timedelta(days=svc.settings.debit_lead_days)
     with svc.db.session() as session:
         adhesions = session.scalars(
-            select(CardAdhesion).where(CardAdhesion.state == "signed", CardAdhesion.debit_day.is_not(None))
+            select(CardAdhesion).where(
+                CardAdhesion.state == "signed",
+                CardAdhesion.debit_day.is_not(None),
+                CardAdhesion.left_group_at.is_(None),  # out of the debit group after rejected cycles
+            )
         ).all()
     for adhesion in adhesions:
         debit_on = next_debit_date(adhesion.debit_day or 1, today)
@@ -184,26 +188,9 @@ def _cycle_event(svc: Services, today: date) -> int:
 
 def run_if_due(svc: Services, now: datetime) -> CycleReport | None:
     """Run today's cycle once, after DEBIT_CYCLE_HOUR (company time), across all relays."""
-    local = now.astimezone(svc.settings.tz)
-    if local.hour < svc.settings.debit_cycle_hour:
+    today = local_day(now, svc.settings.tz, svc.settings.debit_cycle_hour)
+    if today is None or not claim_day(svc.db, JOB_NAME, today):
         return None
-    today = local.date()
-    with svc.db.session() as session:
-        run = session.scalar(select(ScheduledRun).where(ScheduledRun.name == JOB_NAME, ScheduledRun.day == today))
-        if run is not None and (run.finished_at is not None or utcnow() - run.started_at < UNFINISHED_RUN_TAKEOVER):
-            return None
-    try:
-        with svc.db.session() as session:
-            if run is None:
-                session.add(ScheduledRun(name=JOB_NAME, day=today))
-            else:  # a run that died midway: the cycle is idempotent, so run it again
-                session.get_one(ScheduledRun, run.id).started_at = utcnow()
-    except IntegrityError:
-        return None  # another relay claimed today's run
     report = run_debit_cycle(svc, today)
-    with svc.db.session() as session:
-        done = session.scalar(select(ScheduledRun).where(ScheduledRun.name == JOB_NAME, ScheduledRun.day == today))
-        if done is not None:
-            done.finished_at = utcnow()
-            done.summary = report.summary()
+    note_progress(svc.db, JOB_NAME, today, report.summary(), finished=True)
     return report

@@ -171,6 +171,9 @@ class CardAdhesion(Base):
     debit_day: Mapped[int | None] = mapped_column(Integer)  # 1..31; clamped to short months
     previous_group_id: Mapped[int | None] = mapped_column(Integer)  # to restore on cancellation
     signed_on: Mapped[date | None] = mapped_column(Date)
+    # Set when the client left the debit group after their debits were rejected cycle after
+    # cycle (routing's [reminders] rejected_cycles): the debit cycle asks nothing more of it.
+    left_group_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -190,6 +193,9 @@ class DebitRequest(Base):
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     action_id: Mapped[int | None] = mapped_column(ForeignKey("actions.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # How Pagos360 said it ended: "paid", or "rejected" (rejected, expired, canceled); None
+    # while no notification told.
+    outcome: Mapped[str | None] = mapped_column(String(16))
 
 
 class DebitPayment(Base):
@@ -252,6 +258,40 @@ class ServiceCancellation(Base):
     immediate: Mapped[bool] = mapped_column(Boolean)
     ends_on: Mapped[date | None] = mapped_column(Date)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ScheduledNotice(Base):
+    """One notice a client is to hear in their day's scheduled message (ScheduledNotices):
+    an invoice's payment reminder or overdue notice (InvoicePaymentReminder), or a domain or
+    service that renews or expires at one of routing's lead days (the renewal scan).
+
+    `key` is unique: one notice per invoice and kind, per item and lead day, whatever WHMCS
+    resends or however often a scan runs. `event_id` is the ScheduledNotices event that told
+    the client (None: not told yet); it is set in the transaction that records that event, so
+    two relays never send one notice twice."""
+
+    __tablename__ = "scheduled_notices"
+    __table_args__ = (UniqueConstraint("key", name="uq_scheduled_notices_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(160))  # e.g. reminder:88231:firstoverdue, domain:9120:2026-12-02:7
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # the line it is told with (line_<kind>)
+    values: Mapped[dict[str, Any]] = mapped_column(JSON)  # what the line says: number, dates, amount
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"), index=True)
+
+
+class HealthCheck(Base):
+    """The last result of a check of WHMCS's set-up that /readyz reports as a warning (the
+    debit group's "exempt from suspend and terminate"): one row per check."""
+
+    __tablename__ = "health_checks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(Text)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class ScheduledRun(Base):

@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bridge import metrics
@@ -23,6 +21,7 @@ from bridge.core.event_fields import LONE_SURROGATE
 from bridge.core.events import InboundEvent, InboundRefused
 from bridge.core.states import FINAL, State
 from bridge.store.db import Database
+from bridge.store.insert_new import insert_new
 from bridge.store.models import Action, ActionTransition, Event, string_width
 from bridge.store.queue import ActionQueue
 from bridge.store.queueing import queue_after_commit
@@ -51,9 +50,8 @@ def record_event(db: Database, inbound: InboundEvent, *, plan_on: ActionQueue | 
     Raises InboundRefused, before anything is written, when the event's ids do not fit
     their columns."""
     check_storable(inbound)
-    planning = PlannedAction(channel="plan", recipient="hooks", content={})
     with db.session() as session:
-        event_id = _insert_new_event(session, inbound)
+        event_id = record_event_in(session, inbound, plan_on=plan_on)
         if event_id is None:
             existing = session.scalar(
                 select(Event.id).where(Event.source == inbound.source, Event.external_id == inbound.external_id)
@@ -61,30 +59,32 @@ def record_event(db: Database, inbound: InboundEvent, *, plan_on: ActionQueue | 
             if existing is None:  # the conflicting row is committed, so this cannot happen
                 raise RuntimeError(f"event {inbound.source}/{inbound.external_id} conflicted but is not there")
             return IntakeResult(existing, created=False)
-        if plan_on is not None:
-            store_planned(session, plan_on, event_id, [("bridge.planner", planning)], reason=RECEIVED)
     return IntakeResult(event_id, created=True)
+
+
+def record_event_in(session: Session, inbound: InboundEvent, *, plan_on: ActionQueue | None) -> int | None:
+    """`record_event` inside the caller's transaction, for a writer that must store more with
+    the event (bridge.scheduled.notice_digest marks the notices it tells): the new event's id,
+    or None when the same event is stored already (then nothing was written)."""
+    event_id = _insert_new_event(session, inbound)
+    if event_id is not None and plan_on is not None:
+        planning = PlannedAction(channel="plan", recipient="hooks", content={})
+        store_planned(session, plan_on, event_id, [("bridge.planner", planning)], reason=RECEIVED)
+    return event_id
 
 
 def _insert_new_event(session: Session, inbound: InboundEvent) -> int | None:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new event's id, or None if the
-    same (source, external_id) is already stored. Both PostgreSQL and SQLite speak it."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(Event)
-        .values(
-            source=inbound.source,
-            type=inbound.type,
-            external_id=inbound.external_id,
-            client_id=inbound.client_id,
-            payload=inbound.payload,
-            search_text=normalise([inbound.external_id, *payload_words(inbound.payload)]),
-        )
-        .on_conflict_do_nothing(index_elements=["source", "external_id"])
-        .returning(Event.id)
-    )
-    return session.scalar(statement)
+    same (source, external_id) is already stored."""
+    values = {
+        "source": inbound.source,
+        "type": inbound.type,
+        "external_id": inbound.external_id,
+        "client_id": inbound.client_id,
+        "payload": inbound.payload,
+        "search_text": normalise([inbound.external_id, *payload_words(inbound.payload)]),
+    }
+    return session.scalar(insert_new(session, Event, values, ["source", "external_id"]).returning(Event.id))
 
 
 def store_planned(

@@ -8,18 +8,12 @@ from __future__ import annotations
 from datetime import date
 
 from bridge.core.actions import CANCELLATION_CHANNEL
-from bridge.store.db import Database
 from bridge.store.models import Action, ServiceCancellation, utcnow
-from bridge.work.executors import Executed
+from bridge.work.executors import Executed, Recorder
 
 
-class CancellationRecorder:
+class CancellationRecorder(Recorder):
     channel = CANCELLATION_CHANNEL
-    rate_key = None
-    per_second = None
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
 
     def carry_out(self, action: Action, attempt_id: int) -> Executed:
         content = action.content or {}
@@ -33,5 +27,5 @@ class CancellationRecorder:
             row.immediate, row.ends_on, row.requested_at = immediate, ends_on, utcnow()
             session.add(row)
             session.commit()
-        when = "from today" if immediate else f"for invoices due after {ends_on or 'the paid period'}"
+        when = "from today" if immediate else f"for invoices due from {ends_on or 'the end of the paid period'} on"
         return Executed(provider_ref=f"service {service_id}", detail={"note": f"no more card debits {when}"})

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from typing import Protocol
 
 from bridge.core.actions import PlannedAction
+from bridge.store.db import Database
 from bridge.store.models import Action
 from providers import Provider, SendResult
 
@@ -53,6 +54,17 @@ class Executor(Protocol):
     def per_second(self) -> float | None: ...
 
     def carry_out(self, action: Action, attempt_id: int) -> Executed: ...
+
+
+class Recorder:
+    """An executor that writes the bridge's own record and calls nobody outside (a number's
+    consent, a cancellation, a scheduled notice): not paced."""
+
+    rate_key: str | None = None
+    per_second: float | None = None
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
 
 class ProviderExecutor:

@@ -21,7 +21,7 @@ from bridge.core.actions import CONSENT_CHANNEL
 from bridge.store.db import Database
 from bridge.store.models import Action, utcnow
 from bridge.store.whatsapp_numbers import number_state, set_consent, touch_conversation, window_open
-from bridge.work.executors import Executed, ProviderExecutor
+from bridge.work.executors import Executed, ProviderExecutor, Recorder
 from providers import Provider
 from providers.base import ProviderError
 
@@ -75,16 +75,11 @@ class WhatsAppGate(ProviderExecutor):
         return sent
 
 
-class ConsentRecorder:
+class ConsentRecorder(Recorder):
     """The `whatsapp_consent` executor: stores a number's opt-out or opt-in (the Action a
     keyword message plans, so that the change is on the event's page like any other)."""
 
     channel = CONSENT_CHANNEL
-    rate_key = None
-    per_second = None
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
 
     def carry_out(self, action: Action, attempt_id: int) -> Executed:
         content = action.content or {}

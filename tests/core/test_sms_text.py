@@ -52,9 +52,11 @@ def test_every_shipped_sms_text_fits_one_segment_with_realistic_values():
         "ticket_number": "418305",
         "ticket_url": "https://clientes.example.com/viewticket.php?tid=418305&c=Qm7xT2pa",
         "debit_amount": "$18.150,00",
+        "count": 3,
+        "rejected_cycles": 2,
     }
     sms_parts = [(lang, event) for lang, event, part in catalog.parts() if part == "sms"]
-    assert len(sms_parts) == 20 * 4
+    assert len(sms_parts) == 22 * 4
     for language, event in sms_parts:
         text = gsm7(catalog.render(language, event, "sms", values))
         assert segments(text) == 1, (language, event, len(text), text)

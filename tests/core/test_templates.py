@@ -79,7 +79,8 @@ def test_every_client_notice_is_written_in_every_language():
     for language in ("es", "en", "pt_BR", "it"):
         missing = {(e, p) for (e, p) in client_parts if (language, e, p) not in set(PARTS)}
         assert not missing, (language, sorted(missing))
-    # 16 WHMCS events and 3 direct-debit notices (WhatsApp and email); the staff's ticket
-    # answer, the staff alert's WhatsApp and 3 answers to the customer's own WhatsApp message
-    # (WhatsApp only); the SMS fallback of the 20 notices that may go outside the window.
-    assert len(client_parts) == 19 * 3 + 1 + 1 + 3 + 20
+    # 16 WHMCS events, 4 direct-debit notices and the notices of the day (WhatsApp and email);
+    # the staff's ticket answer, the staff alert's WhatsApp and 3 answers to the customer's own
+    # WhatsApp message (WhatsApp only); the SMS fallback of the 22 notices that may go outside
+    # the window; the 10 kinds of line the notices of the day are made of.
+    assert len(client_parts) == 21 * 3 + 1 + 1 + 3 + 22 + 10

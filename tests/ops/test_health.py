@@ -29,6 +29,7 @@ def test_ready_once_a_relay_has_run(app, client):
         "queue": "ok",
         "relay": "ok",
         "whatsapp_templates": "ok",
+        "debit_group": "ok",  # no card direct debit configured here
     }
 
 

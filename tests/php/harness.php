@@ -8,7 +8,8 @@
  * (answers from JSON files) and logActivity() (appends to a file), includes
  * the hook file, runs the callbacks registered for <HookName> in priority
  * order with the params from the JSON file ({} when none), and prints JSON:
- *   hook, registered {hook: [priorities]}, callbacks_run, return_values,
+ *   hook, context, registered {hook: [priorities]}, callbacks_run, return_values (what each
+ *   callback returned, in order: null, or an object for the hooks that answer WHMCS),
  *   duration_ms (callbacks only), include_ms, activity_log (this run's lines),
  *   localapi_calls [{command, args}], php_errors, exceptions, output.
  *
@@ -18,6 +19,13 @@
  *   WHMCS_HARNESS_SAMPLES_DIR   shared samples (default: <repo>/../shared/samples)
  *   WHMCS_HARNESS_API_THROW     comma list of localAPI commands that throw
  *   WHMCS_HARNESS_ACTIVITY_LOG  activity log file (default: a temp file)
+ *   WHMCS_HARNESS_CONTEXT       where the hook runs, as WHMCS sets it up (default: none of
+ *                               these, a bare CLI run):
+ *                                 admin  an admin area page: ADMINAREA defined, SCRIPT_FILENAME
+ *                                        .../admin/clientsservices.php (Module Commands)
+ *                                 cron   crons/cron.php: IN_CRON and INCRONRUN defined
+ *                                 api    includes/api.php
+ *   WHMCS_HARNESS_ADMIN_ID      the logged-in staff member: $_SESSION['adminid']
  * The hook file itself reads WHATSAPP_BRIDGE_URL, WHATSAPP_BRIDGE_SECRET,
  * WHATSAPP_BRIDGE_SPOOL_DIR, WHATSAPP_BRIDGE_EVENTS, ... (see its header).
  */
@@ -37,6 +45,32 @@ $GLOBALS['harness'] = [
     ])),
     'api_throw' => array_filter(explode(',', (string) getenv('WHMCS_HARNESS_API_THROW'))),
 ];
+
+// What WHMCS has set up by the time a hook runs, per entry point (constants as WHMCS 8's
+// admin pages and crons/cron.php define them, in public copies of those files).
+$context = (string) getenv('WHMCS_HARNESS_CONTEXT');
+$whmcsRoot = '/var/www/whmcs';
+if ($context === 'admin') {
+    define('ADMINAREA', true);
+    $_SERVER['SCRIPT_FILENAME'] = $whmcsRoot . '/admin/clientsservices.php';
+    $_SERVER['SCRIPT_NAME'] = '/admin/clientsservices.php';
+    $_SERVER['REQUEST_METHOD'] = 'POST';
+} elseif ($context === 'cron') {
+    define('INCRONRUN', true);
+    define('IN_CRON', true);
+    $_SERVER['SCRIPT_FILENAME'] = $whmcsRoot . '/crons/cron.php';
+    $_SERVER['SCRIPT_NAME'] = 'crons/cron.php';
+} elseif ($context === 'api') {
+    $_SERVER['SCRIPT_FILENAME'] = $whmcsRoot . '/includes/api.php';
+    $_SERVER['SCRIPT_NAME'] = '/includes/api.php';
+    $_SERVER['REQUEST_METHOD'] = 'POST';
+} elseif ($context !== '') {
+    fwrite(STDERR, "harness: WHMCS_HARNESS_CONTEXT must be admin, cron or api, not {$context}\n");
+    exit(2);
+}
+if ((string) getenv('WHMCS_HARNESS_ADMIN_ID') !== '') {
+    $_SESSION = ['adminid' => (int) getenv('WHMCS_HARNESS_ADMIN_ID')];
+}
 
 function add_hook($hookName, $priority, $function)
 {
@@ -122,6 +156,7 @@ foreach ($GLOBALS['harness']['hooks'] as $name => $list) {
 
 echo json_encode([
     'hook' => $hookName,
+    'context' => $context,
     'registered' => (object) $registered,
     'callbacks_run' => count($callbacks),
     'return_values' => $returns,

@@ -18,6 +18,9 @@ HOOK_FILE = REPO / "whmcs" / "includes" / "hooks" / "whatsapp_bridge.php"
 SAMPLES = REPO / "testdata" / "samples"
 HOOK_SAMPLES = SAMPLES / "whmcs_hooks"
 API_SAMPLES = SAMPLES / "whmcs_api"
+# Hooks whose callbacks answer WHMCS (['abortcmd' => true], ['abortsend' => true]); every
+# other callback must return nothing.
+ANSWERING_HOOKS = frozenset({"PreModuleSuspend", "EmailPreSend"})
 
 
 def closed_port_url() -> str:
@@ -34,6 +37,13 @@ class Panel:
         self.spool = tmp / "spool"
         self.log = tmp / "activity.log"
         self.url = closed_port_url()
+        # localAPI answers of this panel only, looked up before the shared samples
+        self.api_dir = tmp / "whmcs_api"
+
+    def answer(self, command: str, result: dict) -> None:
+        """Make localAPI(command) answer `result` (whatever the arguments) in later runs."""
+        self.api_dir.mkdir(exist_ok=True)
+        (self.api_dir / f"{command}.json").write_text(json.dumps(result, ensure_ascii=False))
 
     def run(self, hook: str, params=None, **env) -> dict:
         """Run one hook; params is a sample name, a dict or None. Returns the harness report."""
@@ -57,6 +67,8 @@ class Panel:
                 "WHMCS_HARNESS_SAMPLES_DIR": str(SAMPLES),
             }
         )
+        if self.api_dir.is_dir():
+            full_env["WHMCS_HARNESS_API_DIR"] = str(self.api_dir)
         full_env.update({k: v for k, v in env.items() if v is not None})
         for k, v in env.items():
             if v is None:
@@ -67,11 +79,15 @@ class Panel:
         assert proc.returncode == 0, proc.stderr + proc.stdout
         report = json.loads(proc.stdout)
         report["wall_s"] = wall
-        # The panel must never see output, warnings, exceptions or return values.
+        # The panel must never see output, warnings or exceptions; return values only from the
+        # hooks that answer WHMCS, and then nothing or an object (PHP's key => value array).
         assert report["output"] == "", report["output"]
         assert report["php_errors"] == [], report["php_errors"]
         assert report["exceptions"] == [], report["exceptions"]
-        assert all(v is None for v in report["return_values"])
+        if hook in ANSWERING_HOOKS:
+            assert all(v is None or isinstance(v, dict) for v in report["return_values"]), report["return_values"]
+        else:
+            assert all(v is None for v in report["return_values"]), report["return_values"]
         return report
 
     def spooled(self) -> list[Path]:

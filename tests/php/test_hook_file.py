@@ -49,8 +49,13 @@ DEFAULT_EVENTS = [
     "QuoteStatusChange",
     "CancellationRequest",
     "UserChangePassword",
+    "InvoicePaymentReminder",
 ]
 ALL_EVENTS = [*DEFAULT_EVENTS, "InvoiceCreation"]
+# Hooks the file answers instead of forwarding (tests/php/test_never_suspend.py): with the
+# default settings EmailPreSend is hooked (abort_reminder_emails is on), PreModuleSuspend is not
+# (it needs debit_group_id, 0 by default).
+ANSWERED_BY_DEFAULT = {"EmailPreSend"}
 
 # The contract: what may leave the panel, per hook (mirrors the PHP allow-lists).
 CLIENT = {
@@ -136,6 +141,7 @@ ALLOW = {
     "QuoteStatusChange": dict.fromkeys({"quoteid", "status"}, True),
     "CancellationRequest": dict.fromkeys({"userid", "relid", "reason", "type"}, True),
     "UserChangePassword": dict.fromkeys({"userid"}, True),  # never its password
+    "InvoicePaymentReminder": dict.fromkeys({"invoiceid", "type"}, True),
 }
 # Credentials: neither the key nor its value may appear anywhere in what is sent.
 SECRET_KEYS = {
@@ -333,20 +339,30 @@ def assert_signed_post(req: dict, event: str) -> dict:
 
 def test_registers_default_hooks_and_cron(panel):
     report = panel.run("AfterCronJob")
-    assert set(report["registered"]) == set(DEFAULT_EVENTS) | {"AfterCronJob"}
+    assert set(report["registered"]) == set(DEFAULT_EVENTS) | {"AfterCronJob"} | ANSWERED_BY_DEFAULT
     assert "InvoiceCreation" not in report["registered"]
+    assert "PreModuleSuspend" not in report["registered"]
     assert report["callbacks_run"] == 1
     assert report["activity_log"] == []
 
 
-# Every event the hook file can send, each with its recorded sample (the samples folder also
+def recorded_samples(hook: str) -> list[str]:
+    """The recorded samples of a hook: <hook>.json, or its variants <hook>.<variant>.json
+    (InvoicePaymentReminder.firstoverdue.json)."""
+    return sorted(p.stem for p in [*HOOK_SAMPLES.glob(f"{hook}.json"), *HOOK_SAMPLES.glob(f"{hook}.*.json")])
+
+
+# Every event the hook file can send, with each of its recorded samples (the samples folder also
 # holds hooks the bridge does not handle yet: those are not posted, so not tested here).
-SAMPLE_HOOKS = sorted(ALL_EVENTS)
+SAMPLE_HOOKS = [(hook, sample) for hook in sorted(ALL_EVENTS) for sample in recorded_samples(hook)]
 
 
 def test_every_handled_event_has_a_recorded_sample():
-    missing = [hook for hook in ALL_EVENTS if not (HOOK_SAMPLES / f"{hook}.json").is_file()]
+    missing = [hook for hook in ALL_EVENTS if not recorded_samples(hook)]
     assert missing == []
+    assert recorded_samples("InvoicePaymentReminder") == [
+        f"InvoicePaymentReminder.{kind}" for kind in ("firstoverdue", "reminder", "secondoverdue", "thirdoverdue")
+    ]
 
 
 # The credentials the recorded samples carry: the secret check below must find them (by key), or
@@ -364,10 +380,10 @@ def test_the_secret_check_finds_the_credentials_of_the_samples():
     assert {hook: secret_values(load_sample(hook)) & known for hook, known in KNOWN_SECRETS.items()} == KNOWN_SECRETS
 
 
-@pytest.mark.parametrize("hook", SAMPLE_HOOKS)
-def test_each_sample_is_one_signed_post_without_secrets(bridge, receiver, hook):
-    sample = load_sample(hook)
-    report = bridge.run(hook, hook, WHATSAPP_BRIDGE_EVENTS=",".join(ALL_EVENTS))
+@pytest.mark.parametrize(("hook", "sample_name"), SAMPLE_HOOKS, ids=[sample for _, sample in SAMPLE_HOOKS])
+def test_each_sample_is_one_signed_post_without_secrets(bridge, receiver, hook, sample_name):
+    sample = load_sample(sample_name)
+    report = bridge.run(hook, sample_name, WHATSAPP_BRIDGE_EVENTS=",".join(ALL_EVENTS))
 
     assert report["callbacks_run"] == 1
     assert len(receiver.requests) == 1
@@ -402,6 +418,17 @@ def test_invoice_creation_is_off_by_default(bridge, receiver):
     report = bridge.run("InvoiceCreation", "InvoiceCreation")
     assert report["callbacks_run"] == 0
     assert receiver.requests == []
+
+
+def test_invoice_payment_reminder_forwards_only_the_invoice_id_and_the_type(bridge, receiver):
+    # On by default; anything else a WHMCS version or a module adds stays in the panel.
+    params = {**load_sample("InvoicePaymentReminder.secondoverdue"), "userid": 1042, "total": "18150.00"}
+    params["invoice"] = {"id": 88231, "notes": "[pagos360:rejected]"}
+    report = bridge.run("InvoicePaymentReminder", params)
+    assert report["callbacks_run"] == 1
+    payload = assert_signed_post(receiver.requests[0], "InvoicePaymentReminder")
+    assert payload["params"] == {"invoiceid": 88231, "type": "secondoverdue"}
+    assert report["localapi_calls"] == [] and report["activity_log"] == []
 
 
 def test_webhook_ids_differ_per_event(bridge, receiver):
@@ -804,7 +831,7 @@ def test_config_file_settings_and_custom_fields(panel, receiver, tmp_path):
         WHATSAPP_BRIDGE_URL=None,
         WHATSAPP_BRIDGE_SECRET=None,
     )
-    assert set(report["registered"]) == {"ClientAdd", "AfterCronJob"}
+    assert set(report["registered"]) == {"ClientAdd", "AfterCronJob"} | ANSWERED_BY_DEFAULT
     payload = assert_signed_post(receiver.requests[0], "ClientAdd")
     assert payload["params"]["customfields"] == {"7": "on"}
 

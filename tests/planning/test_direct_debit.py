@@ -189,7 +189,9 @@ def test_a_rejected_debit_tells_the_client_and_the_staff_why(app, notify, run_wo
     event_id = notify("card_debit_request.rejected").get_json()["event_id"]
     run_worker(app)
     actions = actions_of(services(app), event_id)
-    assert {a.channel for a in actions} == {"whatsapp", "email"}
+    assert {a.channel for a in actions} == {"whatsapp", "email", "whmcs"}
+    [mark] = [a for a in actions if a.channel == "whmcs"]  # for the PHP file's reminder emails
+    assert mark.state == State.SENT and "[pagos360:rejected] Pagos360 debit" in mark.content["params"]["notes"]
     assert all("Fondos insuficientes" in (a.content.get("body") or "") for a in actions if a.recipient == STAFF)
     assert any("Fondos insuficientes" in a.content.get("body", "") for a in actions if a.channel == "whatsapp")
 
@@ -613,3 +615,117 @@ def test_the_debit_cycle_asks_nothing_for_a_service_the_client_cancelled(immedia
     assert report.requested == (["88231"] if debited else [])
     assert report.cancelled == ([] if debited else ["88231"])
     assert ("1 left out (service cancelled)" in report.summary()) is not debited
+
+
+def _requested(svc, pagos360_id: str, cycle: str, outcome: str | None) -> None:
+    """A debit the cycle asked Pagos360 for (its Action's provider_ref is Pagos360's id)."""
+    from bridge.core.actions import PlannedAction
+    from bridge.core.events import InboundEvent
+    from bridge.store.outbox import record_event, store_planned
+
+    event = record_event(svc.db, InboundEvent("bridge", "DebitCycle", f"cycle-{cycle}", {}), plan_on=None)
+    with svc.db.session() as session:
+        planned = PlannedAction("pagos360_debit", "20871", {"amount": "18150.00"}, "test")
+        [action_id] = store_planned(session, svc.queue, event.event_id, [("test", planned)])
+        session.execute(update(Action).where(Action.id == action_id).values(provider_ref=pagos360_id))
+        session.add(
+            DebitRequest(
+                invoice_id=f"invoice-{cycle}",
+                cycle=cycle,
+                adhesion_pagos360_id="20871",
+                whmcs_client_id="1042",
+                amount=18150,
+                action_id=action_id,
+                outcome=outcome,
+            )
+        )
+
+
+@pytest.mark.parametrize("earlier", ["rejected", "paid"])
+def test_debits_rejected_two_cycles_in_a_row_take_the_client_out_of_the_debit_group(
+    earlier, app, notify, whmcs, p360, run_worker
+):
+    svc = services(app)
+    with svc.db.session() as session:
+        session.add(
+            CardAdhesion(pagos360_id="20871", whmcs_client_id="1042", state="signed", debit_day=22, previous_group_id=1)
+        )
+    _requested(svc, "553100", "2026-10", earlier)
+    _requested(svc, "553202", "2026-11", None)  # the one this notification rejects
+    event_id = notify("card_debit_request.rejected").get_json()["event_id"]
+    run_worker(app)
+
+    by_channel = _by_channel(svc, event_id)
+    moves = [a for a in by_channel["whmcs"] if a.content["action"] == "UpdateClient"]
+    texts = " ".join(a.content.get("body", "") for a in by_channel["email"] + by_channel["whatsapp"])
+    if earlier == "paid":  # one rejected cycle after a paid one: nothing moves yet
+        assert moves == [] and "DebitGroupLeft" not in texts
+        return
+    [move] = moves
+    assert move.content["params"] == {"clientid": "1042", "groupid": 1} and move.state == State.SENT
+    assert any("2" in a.content.get("body", "") and a.recipient == STAFF for a in by_channel["email"])
+    with svc.db.session() as session:
+        assert session.scalar(select(CardAdhesion.left_group_at)) is not None
+    # The cycle asks nothing more of that card, and a second notification moves nobody again.
+    assert run_debit_cycle(svc, date(2026, 12, 20)).clients == 0
+    again = notify("card_debit_request.rejected", type="expired").get_json()["event_id"]
+    run_worker(app)
+    assert not [a for a in _by_channel(svc, again).get("whmcs", []) if a.content["action"] == "UpdateClient"]
+
+
+@pytest.mark.parametrize("exempt", ["on", ""])
+def test_the_debit_groups_suspension_exemption_is_checked_and_staff_told(exempt, app, whmcs, run_worker):
+    from bridge.scheduled import debit_group_check
+
+    svc = services(app)
+    groups = load_sample("whmcs_api", "GetClientGroups")
+    groups["groups"]["group"][1]["susptermexempt"] = exempt
+    whmcs.answers["GetClientGroups"] = groups
+    now = utcnow()
+    assert debit_group_check.run_if_due(svc, now) is (exempt == "on")
+    assert debit_group_check.run_if_due(svc, now) is None  # checked: not again this pass
+    run_worker(app)
+    readyz = app.test_client().get("/readyz").get_json()
+    alerts = [e for e in _events(svc) if e.type == "DebitGroupNotExempt"]
+    if exempt:
+        assert readyz["checks"]["debit_group"] == "ok" and alerts == []
+        return
+    assert readyz["checks"]["debit_group"].startswith(
+        "warning: group 'Adherido al débito automático' (4) is not exempt"
+    )
+    [alert] = alerts
+    [email] = [a for a in actions_of(svc, alert.id) if a.channel == "email"]
+    assert email.recipient == STAFF and email.state == State.SENT
+    debit_group_check.run_if_due(svc, now)  # still not exempt at the next pass: no second alert today
+    assert len([e for e in _events(svc) if e.type == "DebitGroupNotExempt"]) == 1
+
+
+def test_whmcs_unreachable_leaves_the_check_for_the_next_pass(app, whmcs):
+    from bridge.scheduled import debit_group_check
+
+    svc = services(app)
+    whmcs.down = True
+    assert debit_group_check.run_if_due(svc, utcnow()) is None
+    whmcs.down = False
+    assert debit_group_check.run_if_due(svc, utcnow()) is True
+
+
+def _events(svc) -> list[Event]:
+    with svc.db.session() as session:
+        rows = session.scalars(select(Event)).all()
+        session.expunge_all()
+        return list(rows)
+
+
+def test_a_debit_clients_suspension_alerts_staff(app, whmcs, run_worker):
+    from bridge.inbound.signing import signed_request
+    from tests.helpers import SECRET
+
+    svc = services(app)
+    with svc.db.session() as session:
+        session.add(CardAdhesion(pagos360_id="20871", whmcs_client_id="1042", state="signed", debit_day=22))
+    body, headers = signed_request(SECRET, "AfterModuleSuspend", load_sample("whmcs_hooks", "AfterModuleSuspend"))
+    event_id = app.test_client().post("/webhooks/whmcs", data=body, headers=headers).get_json()["event_id"]
+    run_worker(app)
+    to_staff = [a for a in actions_of(svc, event_id) if a.recipient == STAFF]
+    assert any("débito" in a.content["subject"].lower() or "débito" in a.content["body"] for a in to_staff), to_staff

@@ -38,7 +38,8 @@ def test_every_channel_has_one_executor_paced_by_the_rate_its_provider_declares(
     svc = services(make_app(**CONFIGURED))
     executors = build_executors(svc)
 
-    assert set(executors) == {*svc.providers, "plan", "whatsapp_consent", "whatsapp_ticket", "cancellation"}
+    own = {"plan", "whatsapp_consent", "whatsapp_ticket", "cancellation", "scheduled_notice"}
+    assert set(executors) == {*svc.providers, *own}
     assert all(executor.channel == channel for channel, executor in executors.items())
     rates = {channel: (e.rate_key, e.per_second) for channel, e in executors.items() if e.per_second is not None}
     assert rates == {"whatsapp": ("twilio:whatsapp:+14155238886", 7), "email": ("email:127.0.0.1", 3)}

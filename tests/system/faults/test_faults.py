@@ -254,7 +254,9 @@ def _report(db, twilio, whmcs, inbox, load, faults, cluster, events, notes, stat
         claims = session.execute(
             select(ActionTransition.action_id, ActionTransition.reason).where(ActionTransition.to_state == "sending")
         ).all()
-        stored_events = Counter(session.execute(select(Event.source)).scalars())
+        # The inbound events; the bridge's own (the relay's daily jobs: a renewal scan) apart.
+        stored_events = Counter(session.execute(select(Event.source).where(Event.source != "bridge")).scalars())
+        own_events = Counter(session.execute(select(Event.type).where(Event.source == "bridge")).scalars())
 
     by_channel = Counter(a.channel for a in actions)
     whatsapp = [a for a in actions if a.channel == "whatsapp"]
@@ -308,6 +310,7 @@ def _report(db, twilio, whmcs, inbox, load, faults, cluster, events, notes, stat
             "pagos360_notifications_posted": 2 * len(notes),
             "posts_resent_after_5xx_or_no_answer": load.resent,
             "stored": dict(stored_events),
+            "bridge_own": dict(own_events),
             "event_ids_per_post": sorted({len(ids) for ids in load.event_ids.values()}),
         },
         "actions": {"total": len(actions), "by_channel": dict(by_channel), "by_state": dict(states)},

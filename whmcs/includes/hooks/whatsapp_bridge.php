@@ -25,6 +25,13 @@
  * folder, with one Activity Log line naming the hook and the reason. Move a
  * file from rejected/ back into the spool folder to send it again.
  *
+ * Two hooks answer WHMCS instead of forwarding anything (see "Card direct
+ * debit" below): PreModuleSuspend stops WHMCS's automatic suspension of a
+ * service whose client pays by card direct debit (Pagos360), and
+ * EmailPreSend stops WHMCS's payment reminder and overdue emails of the
+ * invoices the card debit pays. Both let WHMCS go on whenever they cannot
+ * tell (an API error, an exception), and say so in the Activity Log.
+ *
  * Requires PHP 7.4+ with the curl extension (WHMCS requires it too).
  */
 
@@ -61,6 +68,7 @@ function default_settings(): array
             'TicketOpen', 'TicketUserReply', 'OrderPaid', 'CancelOrder',
             'AfterModuleCreate', 'AfterModuleCreateFailed', 'AcceptQuote',
             'QuoteStatusChange', 'CancellationRequest', 'UserChangePassword',
+            'InvoicePaymentReminder',
         ],
         // Whole HTTP request, connect included. Capped at 2000.
         'timeout_ms' => 2000,
@@ -88,13 +96,33 @@ function default_settings(): array
         // Client custom field ids that may be forwarded (e.g. a WhatsApp
         // opt-in checkbox). Every other custom field stays in the panel.
         'forward_custom_fields' => [],
+        // Card direct debit (Pagos360). The client group of the clients who
+        // pay by card direct debit ("Adherido al débito automático", the
+        // bridge's PAGOS360_CLIENT_GROUP_ID); 0 = none.
+        'debit_group_id' => 0,
+        // The gateway module (system) name of Pagos360 in WHMCS (the bridge's
+        // PAGOS360_WHMCS_GATEWAY).
+        'pagos360_gateway' => 'pagos360',
+        // PreModuleSuspend: stop the suspension of a service whose client is
+        // in debit_group_id (hooked only when this is on and the group is set).
+        'never_suspend_debit_clients' => true,
+        // ... except a staff member's own suspension, by hand in the admin area.
+        'let_staff_suspend' => true,
+        // EmailPreSend: stop the reminder_templates emails of an invoice paid
+        // through pagos360_gateway or of a client in debit_group_id, unless
+        // its card debit was rejected (DEBIT_REJECTED_MARKER in its notes).
+        'abort_reminder_emails' => true,
+        'reminder_templates' => [
+            'Invoice Payment Reminder', 'First Invoice Overdue Notice',
+            'Second Invoice Overdue Notice', 'Third Invoice Overdue Notice',
+        ],
         // Admin username for localAPI; only needed on WHMCS older than 7.2.
         'localapi_admin' => '',
         'hook_priority' => 1,
     ];
 }
 
-/** Environment variable => setting. Lists are comma separated. */
+/** Environment variable => setting. Lists are comma separated; on/off see BOOL_SETTINGS. */
 const ENV_SETTINGS = [
     'WHATSAPP_BRIDGE_URL' => 'bridge_url',
     'WHATSAPP_BRIDGE_SECRET' => 'secret',
@@ -106,7 +134,16 @@ const ENV_SETTINGS = [
     'WHATSAPP_BRIDGE_SPOOL_MAX_ATTEMPTS' => 'spool_max_attempts',
     'WHATSAPP_BRIDGE_SPOOL_BACKOFF_BASE_S' => 'spool_backoff_base_s',
     'WHATSAPP_BRIDGE_SPOOL_BACKOFF_MAX_S' => 'spool_backoff_max_s',
+    'WHATSAPP_BRIDGE_DEBIT_GROUP_ID' => 'debit_group_id',
+    'WHATSAPP_BRIDGE_PAGOS360_GATEWAY' => 'pagos360_gateway',
+    'WHATSAPP_BRIDGE_NEVER_SUSPEND' => 'never_suspend_debit_clients',
+    'WHATSAPP_BRIDGE_LET_STAFF_SUSPEND' => 'let_staff_suspend',
+    'WHATSAPP_BRIDGE_ABORT_REMINDER_EMAILS' => 'abort_reminder_emails',
+    'WHATSAPP_BRIDGE_REMINDER_TEMPLATES' => 'reminder_templates',
 ];
+
+/** On/off settings: true, false, or (from a file or the environment) 1/true/on/yes, 0/false/off/no. */
+const BOOL_SETTINGS = ['never_suspend_debit_clients', 'let_staff_suspend', 'abort_reminder_emails'];
 
 const JSON_FLAGS = JSON_UNESCAPED_UNICODE | JSON_UNESCAPED_SLASHES
     | JSON_INVALID_UTF8_SUBSTITUTE | JSON_PARTIAL_OUTPUT_ON_ERROR;
@@ -192,6 +229,10 @@ function allow_lists(): array
         'CancellationRequest' => $keys(['userid', 'relid', 'reason', 'type']),
         // userid is the User id (not a client id); the new password stays here.
         'UserChangePassword' => $keys(['userid']),
+        // The daily cron's reminder or overdue notice of an invoice; type is
+        // reminder, firstoverdue, secondoverdue or thirdoverdue (the rest is
+        // read back from the API).
+        'InvoicePaymentReminder' => $keys(['invoiceid', 'type']),
     ];
     return $lists;
 }
@@ -294,9 +335,54 @@ function settings(): array
     }
     $s['spool_max_attempts'] = max(1, (int) $s['spool_max_attempts']);
     $s['forward_custom_fields'] = array_map('strval', (array) $s['forward_custom_fields']);
+    $s['debit_group_id'] = max(0, (int) $s['debit_group_id']);
+    $s['pagos360_gateway'] = trim((string) $s['pagos360_gateway']);
+    if (!is_array($s['reminder_templates'])) {
+        $s['reminder_templates'] = explode(',', (string) $s['reminder_templates']);
+    }
+    $s['reminder_templates'] = array_values(array_filter(array_map(function ($name): string {
+        return is_scalar($name) ? trim((string) $name) : '';
+    }, $s['reminder_templates']), 'strlen'));
+    $defaults = default_settings();
+    foreach (BOOL_SETTINGS as $bool_key) {
+        $bool = parse_bool($s[$bool_key]);
+        if ($bool === null) {
+            $shown = is_scalar($s[$bool_key]) ? "'" . $s[$bool_key] . "'" : gettype($s[$bool_key]);
+            $bool = (bool) $defaults[$bool_key];
+            log_activity("setting {$bool_key}: {$shown} is not one of 1/true/on/yes or 0/false/off/no;"
+                . ' its default (' . ($bool ? 'on' : 'off') . ') applies');
+        }
+        $s[$bool_key] = $bool;
+    }
 
     $settings = $s;
     return $settings;
+}
+
+/**
+ * An on/off value: a bool, 1 or 0, or "1/true/on/yes" / "0/false/off/no" in
+ * any case; null for anything else.
+ *
+ * @param mixed $value
+ */
+function parse_bool($value): ?bool
+{
+    if (is_bool($value)) {
+        return $value;
+    }
+    if (is_int($value) && ($value === 0 || $value === 1)) {
+        return $value === 1;
+    }
+    if (is_string($value)) {
+        $word = strtolower(trim($value));
+        if (in_array($word, ['1', 'true', 'on', 'yes'], true)) {
+            return true;
+        }
+        if (in_array($word, ['0', 'false', 'off', 'no'], true)) {
+            return false;
+        }
+    }
+    return null;
 }
 
 /** Why the settings cannot be used, or '' when they can. */
@@ -1004,6 +1090,212 @@ function log_flush(string $when, array $report, array $s): void
 }
 
 /* ---------------------------------------------------------------------------
+ * Card direct debit (Pagos360): the two hooks that answer WHMCS.
+ *
+ * PreModuleSuspend returns ['abortcmd' => true] to stop a suspension and
+ * EmailPreSend ['abortsend' => true] to stop an email (hooks-reference,
+ * module and everything-else pages); nothing (null) lets WHMCS go on. The
+ * client group's "exempt from suspend and terminate" option covers WHMCS's
+ * automatic suspensions only; this hook is the second line, and also stops
+ * the ones the option does not (ModuleSuspend from the API or another
+ * module). Whatever cannot be read or decided lets WHMCS go on and leaves an
+ * Activity Log line: a suspension that should not have happened is then
+ * also announced by the bridge's AfterModuleSuspend alert.
+ * ------------------------------------------------------------------------- */
+
+/** Written into an invoice's notes by the bridge when its card debit was rejected. */
+const DEBIT_REJECTED_MARKER = '[pagos360:rejected]';
+
+/**
+ * Who asks for the suspension under way: ['staff' => admin id, 'origin' => words].
+ * staff > 0 only for a staff member's own action in the admin area:
+ * WHMCS's admin pages define ADMINAREA before loading WHMCS (seen in public
+ * copies of admin/clientsservices.php, whose Module Commands > Suspend is the
+ * manual suspension), and the logged-in admin is $_SESSION['adminid']
+ * (developers.whmcs.com, addon-modules/admin-area-output: "To access the
+ * currently logged in admin user ID, use $_SESSION['adminid']"; also
+ * \WHMCS\Session::get('adminid'), hooks-reference/ticket). The cron
+ * (crons/cron.php, which defines IN_CRON and INCRONRUN in public copies of
+ * WHMCS 8) and the API (includes/api.php, which may run as an admin) are
+ * never a staff member by hand; neither is anything else that cannot be
+ * told apart (staff 0): the caller then takes the safe side.
+ *
+ * @return array{staff:int, origin:string}
+ */
+function suspension_origin(): array
+{
+    $script = (string) ($_SERVER['SCRIPT_FILENAME'] ?? ($_SERVER['SCRIPT_NAME'] ?? ''));
+    $script = basename(str_replace('\\', '/', $script));
+    if (defined('IN_CRON') || defined('INCRONRUN') || $script === 'cron.php') {
+        return ['staff' => 0, 'origin' => "WHMCS's cron"];
+    }
+    if ($script === 'api.php') {
+        return ['staff' => 0, 'origin' => 'the WHMCS API'];
+    }
+    if (!defined('ADMINAREA')) {
+        $where = PHP_SAPI === 'cli' ? 'a command-line run' : 'a request outside the admin area';
+        return ['staff' => 0, 'origin' => $where];
+    }
+    $admin = 0;
+    try {
+        if (class_exists('WHMCS\Session') && is_callable(['WHMCS\Session', 'get'])) {
+            $admin = (int) \WHMCS\Session::get('adminid');
+        }
+    } catch (\Throwable $e) {
+        $admin = 0;
+    }
+    if ($admin <= 0 && isset($_SESSION['adminid']) && is_scalar($_SESSION['adminid'])) {
+        $admin = (int) $_SESSION['adminid'];
+    }
+    if ($admin <= 0) {
+        return ['staff' => 0, 'origin' => 'the admin area without a logged-in staff member'];
+    }
+    return ['staff' => $admin, 'origin' => 'the admin area'];
+}
+
+/**
+ * The client's group id, read now from WHMCS (not from a hook's copy of the
+ * client, which may be older): [group id, ''] or [null, why it is unknown].
+ *
+ * @return array{0:?int, 1:string}
+ */
+function client_group(array $s, int $client): array
+{
+    $result = local_api($s, 'GetClientsDetails', ['clientid' => $client, 'stats' => false]);
+    if (!is_array($result) || ($result['result'] ?? '') !== 'success') {
+        return [null, "GetClientsDetails for client {$client} failed: " . api_error($result)];
+    }
+    $details = isset($result['client']) && is_array($result['client']) ? $result['client'] : $result;
+    $group = $details['groupid'] ?? ($result['groupid'] ?? null);
+    if (!is_numeric($group)) {
+        return [null, "GetClientsDetails for client {$client} gave no groupid"];
+    }
+    return [(int) $group, ''];
+}
+
+/**
+ * PreModuleSuspend: ['abortcmd' => true] when the client pays by card direct
+ * debit, unless a staff member suspends by hand and let_staff_suspend is on.
+ *
+ * @param mixed $vars what WHMCS passed to the hook: ['params' => module parameters]
+ * @return array<string,bool>|null
+ */
+function on_pre_module_suspend($vars): ?array
+{
+    $what = 'suspension of a service';
+    try {
+        $s = settings();
+        $params = is_array($vars) ? $vars : [];
+        if (isset($params['params']) && is_array($params['params'])) {
+            $params = $params['params'];
+        }
+        $details = isset($params['clientsdetails']) && is_array($params['clientsdetails'])
+            ? $params['clientsdetails'] : [];
+        $service = (int) ($params['serviceid'] ?? 0);
+        $client = (int) ($params['userid'] ?? ($details['userid'] ?? ($details['id'] ?? 0)));
+        $what = "suspension of service {$service} (client {$client})";
+        if ($client <= 0) {
+            log_activity("{$what} NOT CHECKED: the hook gave no client id, so whether the client pays by"
+                . ' card direct debit cannot be told; WHMCS goes on with it');
+            return null;
+        }
+        [$group, $why] = client_group($s, $client);
+        if ($group === null) {
+            log_activity("{$what} NOT CHECKED ({$why}); WHMCS goes on with it: if the client pays by card"
+                . " direct debit (group {$s['debit_group_id']}), unsuspend the service");
+            return null;
+        }
+        if ($group !== $s['debit_group_id']) {
+            return null;
+        }
+        $origin = suspension_origin();
+        $debit = "the client pays by card direct debit (group {$group})";
+        if ($s['let_staff_suspend'] && $origin['staff'] > 0) {
+            log_activity("{$what} let through: a staff member (admin id {$origin['staff']}) suspends it by hand"
+                . " in the admin area, although {$debit}");
+            return null;
+        }
+        $how = $s['let_staff_suspend']
+            ? 'a staff member can still suspend it by hand in the admin area (Module Commands > Suspend)'
+            : "to suspend it, move the client out of group {$group} first";
+        log_activity("{$what} stopped: {$debit}; asked by {$origin['origin']}; {$how}");
+        return ['abortcmd' => true];
+    } catch (\Throwable $e) {
+        log_activity("{$what} NOT CHECKED (PreModuleSuspend: " . get_class($e) . ': ' . $e->getMessage()
+            . '); WHMCS goes on with it');
+        return null;
+    }
+}
+
+/**
+ * EmailPreSend: ['abortsend' => true] for a reminder_templates email of an
+ * invoice the card debit pays (its payment method is pagos360_gateway, or its
+ * client is in debit_group_id), unless the invoice's card debit was rejected.
+ *
+ * @param mixed $vars what WHMCS passed to the hook: messagename, relid, mergefields
+ * @return array<string,bool>|null
+ */
+function on_email_pre_send($vars): ?array
+{
+    $what = 'an email';
+    try {
+        $s = settings();
+        if (!is_array($vars) || !isset($vars['messagename']) || !is_scalar($vars['messagename'])) {
+            return null;
+        }
+        $template = trim((string) $vars['messagename']);
+        $templates = array_map('strtolower', $s['reminder_templates']);
+        if (!in_array(strtolower($template), $templates, true)) {
+            return null;
+        }
+        // For invoice templates relid is the invoice id.
+        $invoice_id = (int) ($vars['relid'] ?? 0);
+        $what = "\"{$template}\" email of invoice {$invoice_id}";
+        if ($invoice_id <= 0) {
+            log_activity("{$what} sent: no invoice id, so it cannot be checked");
+            return null;
+        }
+        $invoice = local_api($s, 'GetInvoice', ['invoiceid' => $invoice_id]);
+        if (!is_array($invoice) || ($invoice['result'] ?? '') !== 'success') {
+            log_activity("{$what} sent unchecked: GetInvoice failed: " . api_error($invoice));
+            return null;
+        }
+        $notes = isset($invoice['notes']) && is_scalar($invoice['notes']) ? (string) $invoice['notes'] : '';
+        if (stripos($notes, DEBIT_REJECTED_MARKER) !== false) {
+            log_activity("{$what} sent: its card debit was rejected (" . DEBIT_REJECTED_MARKER . ' in its notes)');
+            return null;
+        }
+        $method = isset($invoice['paymentmethod']) && is_scalar($invoice['paymentmethod'])
+            ? trim((string) $invoice['paymentmethod']) : '';
+        if ($s['pagos360_gateway'] !== '' && strcasecmp($method, $s['pagos360_gateway']) === 0) {
+            log_activity("{$what} not sent: the invoice is paid by card direct debit (payment method {$method})");
+            return ['abortsend' => true];
+        }
+        if ($s['debit_group_id'] <= 0) {
+            return null;
+        }
+        $client = (int) ($invoice['userid'] ?? 0);
+        if ($client <= 0) {
+            log_activity("{$what} sent unchecked: GetInvoice gave no client id");
+            return null;
+        }
+        [$group, $why] = client_group($s, $client);
+        if ($group === null) {
+            log_activity("{$what} sent unchecked ({$why})");
+            return null;
+        }
+        if ($group === $s['debit_group_id']) {
+            log_activity("{$what} not sent: client {$client} pays by card direct debit (group {$group})");
+            return ['abortsend' => true];
+        }
+        return null;
+    } catch (\Throwable $e) {
+        log_activity("{$what} sent unchecked (EmailPreSend: " . get_class($e) . ': ' . $e->getMessage() . ')');
+        return null;
+    }
+}
+
+/* ---------------------------------------------------------------------------
  * Hook entry points
  * ------------------------------------------------------------------------- */
 
@@ -1122,6 +1414,17 @@ function supported_hooks(): array
         \add_hook('AfterCronJob', $priority, function ($vars): void {
             on_cron();
         });
+        // These two answer WHMCS (see "Card direct debit" above).
+        if ($s['never_suspend_debit_clients'] && $s['debit_group_id'] > 0) {
+            \add_hook('PreModuleSuspend', $priority, function ($vars): ?array {
+                return on_pre_module_suspend($vars);
+            });
+        }
+        if ($s['abort_reminder_emails']) {
+            \add_hook('EmailPreSend', $priority, function ($vars): ?array {
+                return on_email_pre_send($vars);
+            });
+        }
     } catch (\Throwable $e) {
         log_activity('hook registration failed (' . get_class($e) . ': ' . $e->getMessage() . ')');
     }
