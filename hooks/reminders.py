@@ -16,7 +16,7 @@ from typing import Any
 
 from bridge.core.actions import SCHEDULED_NOTICE_CHANNEL
 from bridge.core.event_fields import money
-from bridge.core.reminders import reminder_kind
+from bridge.core.reminders import GENERIC_REMINDER, REMINDER_KINDS, reminder_kind
 from hooks import HookContext, PlannedAction, add_hook
 from hooks.helpers import variables as v
 from hooks.helpers.messaging import client_notice
@@ -51,6 +51,17 @@ def invoice_reminder(ctx: HookContext) -> list[PlannedAction]:
     }
     content = {"key": f"reminder:{invoice.id}:{kind}", "client_id": client.id, "kind": kind, "values": values}
     return [PlannedAction(SCHEDULED_NOTICE_CHANNEL, f"client {client.id}", content)]
+
+
+@add_hook("InvoicePaid", priority=20, name="reminders.paid", needs=("invoice",))
+def invoice_paid(ctx: HookContext) -> list[PlannedAction]:
+    """A paid invoice's reminders still waiting for the day's message are dropped: a client who
+    paid at eight is not told at nine that the invoice is overdue."""
+    invoice = ctx.data.invoice
+    if invoice is None or not ctx.catalog.reminders.invoice_reminders:
+        return []
+    content = {"drop": f"reminder:{invoice.id}:", "summary": f"drop the waiting reminders of invoice {invoice.number}"}
+    return [PlannedAction(SCHEDULED_NOTICE_CHANNEL, f"invoice {invoice.id}", content)]
 
 
 @add_hook("ScheduledNotices", priority=10, name="reminders.day", needs=("client", "contacts"))
@@ -92,7 +103,7 @@ def _summary(lines: list[str]) -> str:
     return "; ".join(kept)
 
 
-INVOICE_KINDS = frozenset({"reminder", "firstoverdue", "secondoverdue", "thirdoverdue", "overdue"})
+INVOICE_KINDS = frozenset({*REMINDER_KINDS, GENERIC_REMINDER})
 
 
 def _line(ctx: HookContext, notice: dict[str, Any], locale: str) -> dict[str, Any]:

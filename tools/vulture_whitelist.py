@@ -213,3 +213,4 @@ requested_at  # unused variable (bridge/store/models.py ServiceCancellation): fo
 group_not_exempt  # unused function (hooks/direct_debit.py)
 invoice_reminder  # unused function (hooks/reminders.py)
 day_notices  # unused function (hooks/reminders.py)
+invoice_paid  # unused function (hooks/reminders.py)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
 import responses
 
+from bridge.core.events import WHMCS_EVENTS
 from bridge.core.settings import DEFAULT_CONFIG_DIR
 from bridge.core.states import State
+from bridge.inbound.signing import signed_request
 from bridge.services import services
-from tests.helpers import actions_of, load_sample
+from tests.helpers import REPO, SECRET, actions_of, load_sample, plan_of
 from tests.support.smtp_server import smtp_server
 from tests.support.whmcs_stand_in import API_URL, SETTINGS, WhmcsStandIn
 
@@ -178,3 +181,19 @@ def test_a_staff_email_entry_with_two_addresses_is_skipped(routed, post_event, r
     [staff] = [a for a in actions_of(services(app), event_id) if a.hook == "staff.alert"]
     assert staff.channel == "email" and staff.state == State.SKIPPED
     assert staff.last_error.startswith("not one email address"), staff.last_error
+
+
+@pytest.mark.parametrize("event", WHMCS_EVENTS)
+def test_every_events_sample_plans_without_a_hook_error_on_the_embedded_defaults(event, app, run_worker):
+    # What `make run` plus `send-test-event <event>` does: no WHMCS API, no credentials.
+    body, headers = signed_request(
+        SECRET, event, json.loads((REPO / "bridge" / "samples" / f"{event}.json").read_text())
+    )
+    response = app.test_client().post("/webhooks/whmcs", data=body, headers=headers)
+    assert response.status_code == 202, response.get_json()
+    run_worker(app)
+    svc = services(app)
+    event_id = response.get_json()["event_id"]
+    assert plan_of(svc, event_id).state == State.SENT
+    failed = [(a.hook, a.last_error) for a in actions_of(svc, event_id) if a.state == State.FAILED]
+    assert failed == []

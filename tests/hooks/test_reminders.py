@@ -270,3 +270,17 @@ def test_the_relay_scans_once_a_day_after_the_hour_and_says_how_far_it_got(live,
         run = session.scalar(select(ScheduledRun).where(ScheduledRun.name == "renewal-scan"))
         assert run is not None and run.finished_at is not None
         assert "1 domains and 0 services read in 2 WHMCS calls, 1 notices kept" in (run.summary or "")
+
+
+def test_a_reminder_of_an_invoice_paid_before_the_days_message_is_dropped(live, stand_in, prism, run_worker):
+    app, panel, _, edge = live
+    svc = services(app)
+    stand_in.answers["GetInvoice"] = _invoice()
+    _remind(live, run_worker, "firstoverdue")
+    assert len(_notices(svc)) == 1
+    panel.run("InvoicePaid", "InvoicePaid")  # paid at eight; the day's message goes at nine
+    run_worker(app)
+    assert _notices(svc) == []
+    told = len(_whatsapps(edge, prism))  # the payment receipt
+    assert _day_pass(live, run_worker).notices == 0
+    assert len(_whatsapps(edge, prism)) == told
