@@ -25,13 +25,20 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from redis import Redis
-from rq import Worker
 from sqlalchemy import func, select
 
-from bench.stage import BenchCluster, PartResult, Row, Stage, percentile, providers, wait_for
+from bench.stage import (
+    BenchCluster,
+    PartResult,
+    Row,
+    Stage,
+    latency_summary,
+    percentile,
+    providers,
+    settle,
+    workers_ready,
+)
 from bridge.core.catalog import Catalog
-from bridge.core.states import FINAL
 from bridge.inbound.signing import signed_request
 from bridge.store.db import Database
 from bridge.store.models import Action
@@ -79,9 +86,9 @@ def run(stage: Stage, args: argparse.Namespace) -> PartResult:
             cluster.start_web()
             cluster.start_workers(2)
             cluster.start_relay()
-            ready = _workers_ready(stage.redis_url, 2)
+            ready = workers_ready(stage.redis_url, 2)
             posting = _drive(cluster, orders, rate, whmcs, timeout=count / rate + 300)
-            settled = _settle(cluster, stage.database_url)
+            settled = settle(cluster, stage.database_url)
         result = _result(stage.database_url, orders, posting, whmcs, rate, settled)
     result.detail.update(workers_ready_after_s=round(ready, 1), config_dir=str(config))
     return result
@@ -107,15 +114,6 @@ def instant_config(target: Path) -> Path:
     if tomllib.loads(source).get("staff", {}).get("emails") != [STAFF_EMAIL]:
         raise RuntimeError(f"{routing}: the default staff group has no address after the edit")
     return target
-
-
-def _workers_ready(redis_url: str, count: int) -> float:
-    """Wait until `count` RQ workers listen (a worker takes seconds to import the bridge):
-    the orders meet a running bridge, as on a busy day, not its start. Returns the wait."""
-    started = time.monotonic()
-    redis = Redis.from_url(redis_url)
-    wait_for(lambda: len(Worker.all(connection=redis)) >= count, 60, f"{count} RQ workers did not start", 0.2)
-    return time.monotonic() - started
 
 
 def order_paid(number: int, whmcs: WhmcsApiStandIn, run_id: str) -> Order:
@@ -187,44 +185,6 @@ def _drive(cluster: BenchCluster, orders: list[Order], rate: float, whmcs: Whmcs
             )
 
 
-def _settle(cluster: BenchCluster, database_url: str, timeout: float = 30.0) -> bool:
-    """Wait (a little) until every Action is final, so the states in `detail` are the end's."""
-    db = Database(database_url)
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            with db.session() as session:
-                open_actions = session.scalar(
-                    select(func.count()).select_from(Action).where(Action.state.not_in(list(FINAL)))
-                )
-            if not open_actions:
-                return True
-            if time.monotonic() > deadline:
-                return False
-            cluster.supervise()
-            time.sleep(0.5)
-    finally:
-        db.dispose()
-
-
-def _summary(values: list[float], orders: int) -> dict[str, Any]:
-    """count, min, p50, p90, p99, max (seconds) of what was measured, and how many of the
-    orders have no value; the percentiles count a missing one as infinite."""
-    missing = orders - len(values)
-    every = sorted(values) + [math.inf] * missing
-    if not every:
-        return {"count": 0, "never_accepted": 0}
-    return {
-        "count": len(values),
-        "min": round(min(values), 3) if values else None,
-        "p50": _rounded(percentile(every, 0.50)),
-        "p90": _rounded(percentile(every, 0.90)),
-        "p99": _rounded(percentile(every, 0.99)),
-        "max": _rounded(every[-1]),
-        "never_accepted": missing,
-    }
-
-
 def _by_tenth(orders: list[Order], sent: dict[int, float], accepted: dict[int, float]) -> list[dict[str, Any]]:
     """p50 and max (seconds) of each tenth of the orders, in posting order: a start-up or a
     backlog building up shows here."""
@@ -233,13 +193,9 @@ def _by_tenth(orders: list[Order], sent: dict[int, float], accepted: dict[int, f
     for first in range(0, len(orders), size):
         chunk = orders[first : first + size]
         ids = [o.order_id for o in chunk if o.order_id in sent and o.order_id in accepted]
-        summary = _summary([accepted[i] - sent[i] for i in ids], len(chunk))
+        summary = latency_summary([accepted[i] - sent[i] for i in ids], len(chunk), "never_accepted")
         tenths.append({"orders": f"{first + 1}-{first + len(chunk)}", "p50": summary["p50"], "max": summary["max"]})
     return tenths
-
-
-def _rounded(value: float) -> float | str:
-    return "never" if math.isinf(value) else round(value, 3)
 
 
 def _result(
@@ -304,8 +260,8 @@ def _result(
             if answers_ms
             else {},
         },
-        "seconds_post_sent_to_accept_order": _summary(from_post, count),
-        "seconds_202_answer_to_accept_order": _summary(from_202, count),
+        "seconds_post_sent_to_accept_order": latency_summary(from_post, count, "never_accepted"),
+        "seconds_202_answer_to_accept_order": latency_summary(from_202, count, "never_accepted"),
         "by_tenth_of_the_run": _by_tenth(orders, posting.sent, accepted),
         "never_accepted_orders": never[:50],
         "accept_order_calls": len(calls),

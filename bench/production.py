@@ -4,6 +4,7 @@ side with what bounds them, in one run on this machine. Never a timed test.
     .venv/bin/python -m bench.production --database-url postgresql://postgres@127.0.0.1:5432/bench \\
         --redis-url redis://127.0.0.1:6379/13 [--only ingest,panel] [--monthly-events 300] [--profile]
         [--activation-orders 100 --activation-rate 10] [--renewal-items 2000 --renewal-clients 1000]
+        [--latency-events 150 --latency-rate 5]
 
 Parts (bench/<part>.py says how each is measured):
   ingest    signed events/s and p99 through gunicorn, against the same app's bare 202 endpoint
@@ -15,6 +16,8 @@ Parts (bench/<part>.py says how each is measured):
             AcceptOrder, against the promise of activation within 2 minutes
   renewal   the daily renewal scan over 20,000 domains and services of 10,000 clients, WHMCS
             at 50 ms a call: wall time against 10 minutes, peak RSS against a tenth of the size
+  latency   1,000 InvoiceCreated at 5/s, each its own client: p50 and p99 from the 202 to the
+            WhatsApp message at Twilio, against p99 < 500 ms; and the post's own time to its 202
 
 The database is created if missing and its bridge tables are EMPTIED before each part
 (bench.logpage's fill in the same database is lost: it refills on its next run); the Redis
@@ -44,11 +47,11 @@ from typing import Any
 from redis import Redis
 from sqlalchemy import text
 
-from bench import activation, delivery, ingest, monthly, panel, renewal
+from bench import activation, delivery, ingest, latency, monthly, panel, renewal
 from bench.stage import RESULTS, PartResult, Row, Stage
 from bridge.store.db import Database
 
-PARTS = ("ingest", "panel", "delivery", "monthly", "memory", "activation", "renewal")
+PARTS = ("ingest", "panel", "delivery", "monthly", "memory", "activation", "renewal", "latency")
 NEEDS = {"ingest": ["wrk"], "panel": ["php"]}
 
 
@@ -112,6 +115,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--renewal-items", type=int, default=20_000, help="domains and services the scan reads")
     parser.add_argument("--renewal-clients", type=int, default=10_000, help="clients they belong to")
     parser.add_argument("--renewal-delay-ms", type=int, default=50, help="the WHMCS stand-in's answer time")
+    parser.add_argument("--latency-events", type=int, default=1000, help="InvoiceCreated events, one client each")
+    parser.add_argument("--latency-rate", type=float, default=5.0, help="InvoiceCreated posts per second, paced")
     parser.add_argument("--profile", action="store_true", help="py-spy on ingest and delivery, after measuring")
     parser.add_argument("--profile-seconds", type=int, default=15)
     args = parser.parse_args(argv)
@@ -142,6 +147,7 @@ def run_parts(stage: Stage, args: argparse.Namespace) -> list[tuple[str, PartRes
         "monthly": lambda: monthly.run(stage, args, with_memory="memory" in args.only),
         "activation": lambda: [activation.run(stage, args)],
         "renewal": lambda: [renewal.run(stage, args)],
+        "latency": lambda: [latency.run(stage, args)],
     }
     results: list[tuple[str, PartResult | BaseException]] = []
     for name in (p for p in PARTS if p in args.only and p in runners):

@@ -248,3 +248,62 @@ def post_all(web_url: str, posts: list[harness.Planned]) -> harness.Load:
     if load.error is not None:
         raise load.error
     return load
+
+
+def workers_ready(redis_url: str, count: int) -> float:
+    """Wait until `count` RQ workers listen (a worker takes seconds to import the bridge): a
+    paced part's events meet a running bridge, as on a busy day, not its start. The wait."""
+    from rq import Worker
+
+    started = time.monotonic()
+    redis = Redis.from_url(redis_url)
+    wait_for(lambda: len(Worker.all(connection=redis)) >= count, 60, f"{count} RQ workers did not start", 0.2)
+    return time.monotonic() - started
+
+
+def settle(cluster: BenchCluster, database_url: str, timeout: float = 30.0) -> bool:
+    """Wait (a little) until every Action is final, so the states a part reports are the end's."""
+    from sqlalchemy import func, select
+
+    from bridge.core.states import FINAL
+    from bridge.store.models import Action
+
+    db = Database(database_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            with db.session() as session:
+                open_actions = session.scalar(
+                    select(func.count()).select_from(Action).where(Action.state.not_in(list(FINAL)))
+                )
+            if not open_actions:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            cluster.supervise()
+            time.sleep(0.5)
+    finally:
+        db.dispose()
+
+
+def latency_summary(values: list[float], expected: int, missing_label: str) -> dict[str, Any]:
+    """count, min, p50, p90, p99, max (seconds) of what was measured, and how many of the
+    `expected` have no value (under `missing_label`); the percentiles count a missing one as
+    infinite ("never")."""
+    missing = expected - len(values)
+    every = sorted(values) + [math.inf] * missing
+    if not every:
+        return {"count": 0, missing_label: 0}
+    return {
+        "count": len(values),
+        "min": round(min(values), 4) if values else None,
+        "p50": rounded(percentile(every, 0.50)),
+        "p90": rounded(percentile(every, 0.90)),
+        "p99": rounded(percentile(every, 0.99)),
+        "max": rounded(every[-1]),
+        missing_label: missing,
+    }
+
+
+def rounded(value: float) -> float | str:
+    return "never" if math.isinf(value) else round(value, 4)

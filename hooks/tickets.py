@@ -6,7 +6,8 @@
   (bridge.work.whatsapp_gate chooses when the message is sent).
 - A staff answer to a ticket opened elsewhere reaches the client on WhatsApp only, with a
   link to the ticket (WHMCS emails every ticket answer itself), unless the client turned
-  support emails off in WHMCS; a guest's ticket has no client to tell.
+  support emails off in WHMCS; a ticket a contact opened reaches that contact instead, if they
+  take support emails; a guest's ticket has no client to tell.
 - A customer's new ticket or reply (TicketOpen, TicketUserReply) alerts the staff group of
   its department, and the admin it is flagged to.
 """
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from bridge.core.catalog import StaffGroup
@@ -26,7 +28,7 @@ from hooks.helpers.variables import common, system_url
 REPLY_CHARACTERS = 1000
 
 
-@add_hook("TicketAdminReply", priority=10, name="tickets.whatsapp_answer", needs=("ticket", "client"))
+@add_hook("TicketAdminReply", priority=10, name="tickets.whatsapp_answer", needs=("ticket", "client", "contacts"))
 def whatsapp_answer(ctx: HookContext) -> list[PlannedAction]:
     if "whatsapp" not in ctx.catalog.channels_for("TicketAdminReply"):
         return []
@@ -55,10 +57,27 @@ def whatsapp_answer(ctx: HookContext) -> list[PlannedAction]:
 def _answer_elsewhere(ctx: HookContext) -> list[PlannedAction]:
     """The answer to a ticket opened by email or in the client area: a WhatsApp that says so,
     with the link (the text itself is in WHMCS's email)."""
-    client = ctx.data.client
-    if client is None:
+    client, ticket = ctx.data.client, ctx.data.ticket
+    if client is None or ticket is None:
         return client_notice(ctx, "support")  # a guest's ticket: recorded as skipped, with why
-    if client.email_preferences.get("support") is False:
+    if ticket.contact_id:  # opened by one of the client's contacts: the answer is theirs
+        contact = next((c for c in ctx.data.contacts if c.id == ticket.contact_id), None)
+        if contact is None or "support" not in contact.receives:
+            why = "is not among the client's contacts" if contact is None else "does not take support emails in WHMCS"
+            reason = f"the ticket's contact {ticket.contact_id} {why}"
+            return [PlannedAction(c, "-", {}, reason) for c in ctx.catalog.channels_for("TicketAdminReply")]
+        as_reader = replace(
+            client,
+            firstname=contact.firstname,
+            lastname=contact.lastname,
+            email=contact.email,
+            phonenumber=contact.phonenumber,
+            phonecc="",
+            email_preferences={"support": True},
+            custom_fields={},
+        )
+        ctx = replace(ctx, data=replace(ctx.data, client=as_reader, contacts=()))
+    elif client.email_preferences.get("support") is False:
         reason = "the client turned off support emails in WHMCS"
         return [PlannedAction(c, "-", {}, reason) for c in ctx.catalog.channels_for("TicketAdminReply")]
     return client_notice(ctx, "support", _answer_variables)

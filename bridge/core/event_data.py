@@ -140,6 +140,7 @@ class Ticket:
     department_name: str = ""
     priority: str = ""
     flagged_admin_id: str = ""  # GetTicket's `flag`: the admin it is flagged to ("" none)
+    contact_id: str = ""  # the client's contact who opened it ("" the client, or a guest)
     requester: str = ""  # who wrote it: name and email, for a guest ticket too
 
 

@@ -184,13 +184,14 @@ class Enricher:
             own,
             number=text(answer.get("tid"), "GetTicket.tid") or own.number,
             code=text(answer.get("c"), "GetTicket.c"),
-            client_id="" if client_id == "0" else client_id,  # 0: a guest's ticket
+            client_id=_no_zero(client_id),  # 0: a guest's ticket
             status=text(answer.get("status"), "GetTicket.status") or own.status,
             subject=text(answer.get("subject"), "GetTicket.subject") or own.subject,
             department_id=text(answer.get("deptid"), "GetTicket.deptid") or own.department_id,
             department_name=text(answer.get("deptname"), "GetTicket.deptname") or own.department_name,
             priority=text(answer.get("priority"), "GetTicket.priority") or own.priority,
             flagged_admin_id="" if flag in ("", "0") else flag,
+            contact_id=_no_zero(text(answer.get("contactid"), "GetTicket.contactid")),
             requester=f"{name} <{email}>" if name and email else name or email,
         )
 
@@ -345,6 +346,10 @@ def _client_from(client_id: str, row: Mapping[str, Any], where: str) -> Client:
         email_preferences={str(k): _truthy(v) for k, v in preferences.items()},
         custom_fields={str(k): text(v, f"{where}{key}.{k}") for k, v in custom.items()},
     )
+
+
+def _no_zero(value: str) -> str:
+    return "" if value in ("", "0") else value
 
 
 def _truthy(value: Any) -> bool:

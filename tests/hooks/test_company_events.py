@@ -20,7 +20,8 @@ import pytest
 from bridge.core.states import State
 from bridge.services import services
 from bridge.store.models import OrderActivation, ServiceCancellation
-from tests.helpers import REPO, actions_of, count, load_sample
+from tests.helpers import REPO, actions_of, count, customer_wrote, load_sample
+from tests.support.whmcs_stand_in import WhmcsStandIn
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("the_customer_wrote")]
 
@@ -387,3 +388,24 @@ def test_a_product_with_a_manual_links_to_it(live, stand_in, prism, run_worker):
     [whatsapp] = _whatsapps(edge, prism)
     assert "https://x.example/m7" in whatsapp["Body"][0]
     assert "https://x.example/m7" in _mail(inbox, CLIENT)[0].get_content()
+
+
+@pytest.mark.parametrize("takes_support", [True, False], ids=["support-emails", "no-support-emails"])
+def test_a_staff_answer_to_a_contacts_ticket_reaches_that_contact(
+    takes_support, live, stand_in, prism, run_worker, database_url
+):
+    app, _, _, edge = live
+    customer_wrote(database_url, number="+5493515554321")  # the contact wrote in the last day
+    stand_in.answers["GetTicket"] = {**load_sample("whmcs_api", "GetTicket"), "contactid": "55"}
+    contacts = copy.deepcopy(WhmcsStandIn._sample("GetContacts"))
+    contacts["contacts"]["contact"][0]["supportemails"] = "1" if takes_support else "0"
+    stand_in.answers["GetContacts"] = contacts
+    event_id = _run(live, stand_in, run_worker, "TicketAdminReply")
+    sent = _whatsapps(edge, prism)
+    if not takes_support:
+        [skipped] = actions_of(services(app), event_id)
+        assert sent == [] and "does not take support emails" in (skipped.last_error or "")
+        return
+    [whatsapp] = sent
+    assert whatsapp["To"] == ["whatsapp:+5493515554321"]  # the contact's phone, not the client's
+    assert whatsapp["Body"][0].startswith("Hola Martín") and "tid=418305" in whatsapp["Body"][0]
