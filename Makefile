@@ -28,7 +28,7 @@ faults: setup-test
 	FAULT_EVENTS=2000 $(VENV)/bin/python -m pytest -q tests/system/faults $(PYTEST_ARGS)
 
 # The benchmark of issue 7 (bench/production.py): a table on the terminal and JSON in
-# bench/results/. About 45 minutes; needs PostgreSQL and Redis (BENCH_DATABASE_URL,
+# bench/results/. About 35 minutes; needs PostgreSQL and Redis (BENCH_DATABASE_URL,
 # BENCH_REDIS_URL) and wrk. Never part of `make test`.
 BENCH_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/13
