@@ -45,6 +45,7 @@ NEEDS = frozenset(
         "user_clients",
         "service_billing",
         "debit_standing",
+        "ticket_contact",
     }
 )
 

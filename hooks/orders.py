@@ -18,7 +18,6 @@ from bridge.core.activation import ActivationPolicy
 from bridge.core.event_data import Order, OrderLine
 from bridge.core.failure_alerts import FAILURE_ALERTS_KEY
 from hooks import HookContext, PlannedAction, add_hook
-from hooks.helpers import variables as v
 from hooks.helpers.staff import staff_notice
 
 NEEDS = ("order", "client")
@@ -30,11 +29,10 @@ def activate(ctx: HookContext) -> list[PlannedAction]:
     if order is None:
         return [PlannedAction("none", "-", {}, "the event names no order")]
     policy, why = decide(ctx, order)
-    values = v.order(ctx, "")
     if policy == "whmcs":
         return [PlannedAction("none", f"order {order.id}", {}, f"left to WHMCS: {why}")]
     if policy == "instant":
-        alerts = staff_notice(ctx, "OrderActivationFailed", **values)
+        alerts = staff_notice(ctx, "OrderActivationFailed")
         content: dict[str, Any] = {
             "order_id": order.id,
             "summary": f"accept order {order.number} with auto-setup: {why}",
@@ -44,7 +42,7 @@ def activate(ctx: HookContext) -> list[PlannedAction]:
         }
         return [PlannedAction(ORDER_CHANNEL, f"order {order.id}", content)]
     new_client = policy == "returning"
-    alert = staff_notice(ctx, "OrderToActivate", new_client=new_client, activation_reason=why, **values)
+    alert = staff_notice(ctx, "OrderToActivate", new_client=new_client, activation_reason=why)
     return alert or [
         PlannedAction("none", f"order {order.id}", {}, f"to activate by hand ({why}), but no staff hear it")
     ]
@@ -72,4 +70,4 @@ def decide(ctx: HookContext, order: Order) -> tuple[str, str]:
 
 @add_hook("CancelOrder", priority=10, name="orders.cancelled", needs=NEEDS)
 def cancelled(ctx: HookContext) -> list[PlannedAction]:
-    return staff_notice(ctx, "CancelOrder", **v.order(ctx, ""))
+    return staff_notice(ctx, "CancelOrder")

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from bridge.core.actions import SCHEDULED_NOTICE_CHANNEL
-from bridge.core.event_fields import money
+from bridge.core.event_fields import day, money
 from bridge.core.reminders import GENERIC_REMINDER, REMINDER_KINDS, reminder_kind
 from hooks import HookContext, PlannedAction, add_hook
 from hooks.helpers import variables as v
@@ -111,8 +111,8 @@ def _line(ctx: HookContext, notice: dict[str, Any], locale: str) -> dict[str, An
     raw = notice.get("values") or {}
     currency = str(raw.get("currency") or (ctx.data.client.currency_code if ctx.data.client else ""))
     amount = v.money(money(raw.get("total") or raw.get("amount"), "notice.total"), currency, locale)
-    when = _day(raw.get("due_date") or raw.get("date"))
-    today = _day(ctx.params.get("day")) or date.today()
+    when = day(raw.get("due_date") or raw.get("date"))
+    today = day(ctx.params.get("day")) or date.today()
     return {
         **raw,
         "invoice_total": amount,
@@ -125,10 +125,3 @@ def _line(ctx: HookContext, notice: dict[str, Any], locale: str) -> dict[str, An
         "service_name": raw.get("name", ""),
         "debit_rejected": bool(raw.get("debit_rejected")),
     }
-
-
-def _day(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None

@@ -45,8 +45,7 @@ def created(ctx: HookContext) -> list[PlannedAction]:
 def create_failed(ctx: HookContext) -> list[PlannedAction]:
     """Staff hear WHMCS's error; the client hears nothing until the set-up works."""
     message = str(ctx.event.payload.get("params", {}).get("failureResponseMessage") or "")
-    links = v.service_links(ctx, "")
-    return staff_notice(ctx, "AfterModuleCreateFailed", failure_message=message, **links)
+    return staff_notice(ctx, "AfterModuleCreateFailed", failure_message=message)
 
 
 @add_hook("CancellationRequest", priority=10, name="services.cancellation", needs=(*NEEDS, "service_billing"))
@@ -64,7 +63,7 @@ def cancellation(ctx: HookContext) -> list[PlannedAction]:
     on_debit = service is not None and _on_debit(ctx, service.payment_method)
     planned = [
         *client_notice(ctx, "product", v.service, v.service_links, lambda _c, _l: values),
-        *staff_notice(ctx, "CancellationRequest", on_debit=on_debit, **values, **v.service_links(ctx, "")),
+        *staff_notice(ctx, "CancellationRequest", on_debit=on_debit, **values),
     ]
     if service is not None and ctx.data.client is not None:
         record = {

@@ -20,7 +20,6 @@ from typing import Any
 
 from bridge.core.catalog import StaffGroup
 from hooks import HookContext, PlannedAction, add_hook
-from hooks.helpers import variables as v
 from hooks.helpers.messaging import client_notice
 from hooks.helpers.staff import staff_notice
 from hooks.helpers.variables import common, system_url
@@ -28,7 +27,7 @@ from hooks.helpers.variables import common, system_url
 REPLY_CHARACTERS = 1000
 
 
-@add_hook("TicketAdminReply", priority=10, name="tickets.whatsapp_answer", needs=("ticket", "client", "contacts"))
+@add_hook("TicketAdminReply", priority=10, name="tickets.whatsapp_answer", needs=("ticket", "client", "ticket_contact"))
 def whatsapp_answer(ctx: HookContext) -> list[PlannedAction]:
     if "whatsapp" not in ctx.catalog.channels_for("TicketAdminReply"):
         return []
@@ -133,4 +132,4 @@ def _to_department(ctx: HookContext, notice: str) -> list[PlannedAction]:
                 language=admin.language,
             ),
         )
-    return staff_notice(ctx, notice, department=ticket.department_id, also=also, **v.ticket(ctx, ""))
+    return staff_notice(ctx, notice, department=ticket.department_id, also=also)

@@ -136,7 +136,9 @@ def staff_policy(staff: Mapping[str, Any], where: Path) -> StaffPolicy:
     group that does not exist stops start-up, naming it."""
     groups = {DEFAULT_GROUP: _staff_group(DEFAULT_GROUP, staff)}
     for name, spec in dict(staff.get("groups", {})).items():
-        groups[name] = _staff_group(name, {**groups.get(name, StaffGroup(name)).__dict__, **spec})
+        # `[staff.groups.default]` may name what the flat `[staff]` leaves out.
+        base = staff if name == DEFAULT_GROUP else {}
+        groups[name] = _staff_group(name, {**base, **spec})
     routes = {event: tuple(names) for event, names in dict(staff.get("routes", {})).items()}
     departments = {str(dept): str(name) for dept, name in dict(staff.get("departments", {})).items()}
     named = [(f"[staff.routes] {event}", name) for event, names in routes.items() for name in names]

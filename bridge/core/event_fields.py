@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -132,3 +133,12 @@ def money(value: Any, field: str) -> Decimal | None:
         return found.quantize(CENT)
     except InvalidOperation:
         raise EventShapeError(field, "an amount", value) from None
+
+
+def day(value: Any) -> date | None:
+    """A date as WHMCS writes it ("2026-11-10", or with a time after it); None for none,
+    including WHMCS's "0000-00-00" for "never", and for anything that is not one."""
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import date
 from typing import Any
 
 from bridge.core.event_data import (
@@ -26,7 +25,7 @@ from bridge.core.event_data import (
     Service,
     Ticket,
 )
-from bridge.core.event_fields import first_identifier, identifier, mapping, money, number, text
+from bridge.core.event_fields import day, first_identifier, identifier, mapping, money, number, text
 from bridge.core.whmcs_params import HookFields, hook_fields
 from bridge.planning.order_lookup import read_order, with_products
 from providers.whmcs_api import NotFound, WhmcsApi, whmcs_rows
@@ -68,7 +67,10 @@ class Enricher:
         client, missing = None, ""
         if "client" in needs or "contacts" in needs:
             client, missing = self._client(client_id, hook)
-        contacts = self._contacts(client.id) if client and "contacts" in needs else ()
+        # A ticket's contacts only when a contact opened it ("ticket_contact"): most answers
+        # go to the client, and GetContacts is one more call per staff reply.
+        wanted = "contacts" in needs or ("ticket_contact" in needs and ticket is not None and bool(ticket.contact_id))
+        contacts = self._contacts(client.id) if client and wanted else ()
         if order is not None and self.whmcs is not None and client_id:
             order = with_products(self._call, order, client_id)
         flagged = None
@@ -149,8 +151,8 @@ class Enricher:
             total=money(answer.get("total"), "GetInvoice.total"),
             balance=money(answer.get("balance"), "GetInvoice.balance"),
             currency_code=text(answer.get("currencycode"), "GetInvoice.currencycode"),
-            due_date=_date(answer.get("duedate")),
-            date_paid=_date(answer.get("datepaid")),
+            due_date=day(answer.get("duedate")),
+            date_paid=day(answer.get("datepaid")),
             status=text(answer.get("status"), "GetInvoice.status"),
             payment_method=text(answer.get("paymentmethod"), "GetInvoice.paymentmethod"),
             notes=text(answer.get("notes"), "GetInvoice.notes"),
@@ -216,7 +218,7 @@ class Enricher:
             id=quote_id,
             subject=text(row.get("subject"), f"{where}subject"),
             total=money(row.get("total"), f"{where}total"),
-            valid_until=_date(row.get("validuntil")),
+            valid_until=day(row.get("validuntil")),
             client_id="" if lead else client_id,
             stage=text(row.get("stage"), f"{where}stage"),
             lead_name=name.strip() if lead else "",
@@ -224,6 +226,8 @@ class Enricher:
         )
 
     def _service(self, flat: Mapping[str, Any], at: str, billing: bool = False) -> Service | None:
+        """The service the hook names; GetClientsProducts, once, when the hook lacks its name
+        or the handlers asked for its billing (next due date, gateway, status)."""
         # CancellationRequest names the service `relid`.
         service_id = first_identifier(
             (flat.get("serviceid"), f"{at}serviceid"),
@@ -233,29 +237,30 @@ class Enricher:
         if not service_id:
             return None
         name = text(flat.get("productname"), f"{at}productname") or text(flat.get("name"), f"{at}name")
-        domain = text(flat.get("domain"), f"{at}domain")
-        if not name and self.whmcs is not None:
-            rows = whmcs_rows(self._call("GetClientsProducts", serviceid=service_id), "products", "product")
-            if rows:
-                name = text(rows[0].get("name"), "GetClientsProducts.product.name")
-                domain = domain or text(rows[0].get("domain"), "GetClientsProducts.product.domain")
-        suspend_reason = text(flat.get("suspendreason"), f"{at}suspendreason")
-        found = Service(id=service_id, name=name, domain=domain, suspend_reason=suspend_reason)
-        if billing and self.whmcs is not None:
-            found = self._service_billing(found)
-        return found
-
-    def _service_billing(self, found: Service) -> Service:
-        """The service's next due date, gateway and status (GetClientsProducts)."""
-        rows = whmcs_rows(self._call("GetClientsProducts", serviceid=found.id), "products", "product")
+        found = Service(
+            id=service_id,
+            name=name,
+            domain=text(flat.get("domain"), f"{at}domain"),
+            suspend_reason=text(flat.get("suspendreason"), f"{at}suspendreason"),
+        )
+        if (name and not billing) or self.whmcs is None:
+            return found
+        rows = whmcs_rows(self._call("GetClientsProducts", serviceid=service_id), "products", "product")
         if not rows:
-            raise NotFound(f"service {found.id} no longer exists in WHMCS")
+            if billing:
+                raise NotFound(f"service {service_id} no longer exists in WHMCS")
+            return found
         row, where = rows[0], "GetClientsProducts.product."
-        return replace(
+        found = replace(
             found,
             name=found.name or text(row.get("name"), f"{where}name"),
             domain=found.domain or text(row.get("domain"), f"{where}domain"),
-            next_due_date=_date(row.get("nextduedate")),
+        )
+        if not billing:
+            return found
+        return replace(
+            found,
+            next_due_date=day(row.get("nextduedate")),
             payment_method=text(row.get("paymentmethod"), f"{where}paymentmethod"),
             status=text(row.get("status"), f"{where}status"),
         )
@@ -354,10 +359,3 @@ def _no_zero(value: str) -> str:
 
 def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in ("1", "true", "on", "yes")
-
-
-def _date(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None  # WHMCS writes "0000-00-00" for "never"

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bridge.core.event_fields import EventShapeError, money, text
+from bridge.core.event_fields import EventShapeError, day, money, text
 from bridge.core.events import BRIDGE_SOURCE, InboundEvent
 from bridge.scheduled.daily import claim_day, local_day, note_progress
 from bridge.services import Services
@@ -140,7 +140,7 @@ def _notice(
             return None
         if kind == "service" and text(row.get("billingcycle"), f"{where}.billingcycle").lower() in NO_RENEWAL_CYCLES:
             return None
-        when = _day(row.get(date_field)) or _day(row.get("nextduedate"))
+        when = day(row.get(date_field)) or day(row.get("nextduedate"))
         if when is None:
             return None
         lead = svc.catalog.reminders.due_lead((when - today).days)
@@ -187,13 +187,6 @@ def _total(answer: dict[str, Any]) -> int:
         return int(str(answer.get("totalresults") or 0))
     except ValueError:
         return 0
-
-
-def _day(value: Any) -> date | None:
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None  # WHMCS writes "0000-00-00" for "never"
 
 
 def run_if_due(svc: Services, now: datetime) -> ScanReport | None:

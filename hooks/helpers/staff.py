@@ -53,11 +53,12 @@ def staff_notice(
 
 
 def _event_values(ctx: HookContext, locale: str) -> dict[str, Any]:
-    """What the event's look-ups found, formatted for one staff language."""
+    """What the event's look-ups found, formatted for one staff group's language (amounts and
+    dates in its locale): the handlers pass only what the look-ups do not hold."""
     values: dict[str, Any] = {}
     if ctx.data.client:
         values.update(v.common(ctx, ctx.data.client))
-    for more in (v.invoice, v.service, v.quote, v.domain, v.direct_debit):
+    for more in (v.invoice, v.service, v.service_links, v.quote, v.domain, v.order, v.ticket, v.direct_debit):
         values.update(more(ctx, locale))
     return values
 

@@ -130,7 +130,14 @@ def test_a_paid_order_under_manual_waits_for_staff(live, stand_in, run_worker):
     assert "AcceptOrder" not in stand_in.actions()
     [alert] = _mail(inbox, DEFAULT_STAFF)
     text = _text(alert)
-    for value in ("5829301746", "Hosting - Hosting Emprendedor", "estudiogomez.example", "Lucía Fernández"):
+    # The amount in the staff group's language (es_AR), as the client's messages write it.
+    for value in (
+        "5829301746",
+        "Hosting - Hosting Emprendedor",
+        "estudiogomez.example",
+        "Lucía Fernández",
+        "$11.495,00",
+    ):
         assert value in text, (value, text)
     assert "orders.php?action=view&id=4410" in text
 
@@ -266,6 +273,7 @@ def test_a_staff_answer_to_a_ticket_opened_by_email_reaches_the_client_on_whatsa
     [whatsapp] = _whatsapps(edge, prism)
     assert "https://clientes.example.com/viewticket.php?tid=418305&c=Qm7xT2pa" in whatsapp["Body"][0]
     assert _mail(inbox, CLIENT) == []  # WHMCS emails the answer itself
+    assert "GetContacts" not in stand_in.actions()  # asked only when a contact opened the ticket
 
 
 def test_a_staff_answer_respects_the_support_emails_preference_and_guests(live, stand_in, prism, run_worker):
@@ -334,6 +342,7 @@ def test_a_cancellation_request_is_confirmed_for_its_kind(language, kind, expect
     _run(live, stand_in, run_worker, "CancellationRequest", params)
     [email] = _mail(inbox, CLIENT)
     assert expected in email.get_content(), email.get_content()
+    assert stand_in.actions().count("GetClientsProducts") == 1  # its name and its billing, at once
     [alert] = _mail(inbox, DEFAULT_STAFF)
     assert "Chiudo l'attività" in _text(alert) and "débito" in _text(alert)  # paid by debit: the cycle stops
     with services(app).db.session() as session:
