@@ -17,21 +17,21 @@ from __future__ import annotations
 import argparse
 import math
 import shutil
-import threading
-import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
 from sqlalchemy import func, select
 
 from bench.stage import (
     BenchCluster,
+    PacedPost,
     PartResult,
+    Posting,
     Row,
     Stage,
+    drive_paced,
     latency_summary,
     percentile,
     providers,
@@ -39,14 +39,12 @@ from bench.stage import (
     workers_ready,
 )
 from bridge.core.catalog import Catalog
-from bridge.inbound.signing import signed_request
 from bridge.store.db import Database
 from bridge.store.models import Action
-from tests.helpers import REPO, SECRET
+from tests.helpers import REPO
 from tests.system.faults import harness
 from tests.system.faults.stand_ins import WhmcsApiStandIn, order_invoice_id
 
-PROGRESS_EVERY = 15.0
 PROMISE_S = 120.0  # activation within 2 minutes of payment
 FIRST_ORDER = 400_000  # clear of the fault suite's services (300,000) and invoices (500,000)
 STAFF_EMAIL = "staff@bench.example"
@@ -60,18 +58,6 @@ class Order:
     client_id: int
     webhook_id: str
     params: dict[str, Any]
-
-
-@dataclass
-class Posting:
-    """What the poster thread did; times are epoch seconds."""
-
-    sent: dict[int, float] = field(default_factory=dict)  # order id -> the post left
-    answered: dict[int, float] = field(default_factory=dict)  # order id -> its 202 arrived
-    behind: int = 0  # posts that left more than 50 ms after their slot
-    started: float = 0.0
-    finished: float = 0.0
-    error: BaseException | None = None
 
 
 def run(stage: Stage, args: argparse.Namespace) -> PartResult:
@@ -126,63 +112,14 @@ def order_paid(number: int, whmcs: WhmcsApiStandIn, run_id: str) -> Order:
     return Order(order_id, client, f"bench-{run_id}-order-{number}", params)
 
 
-def post_paced(web_url: str, orders: list[Order], rate: float, posting: Posting) -> None:
-    """Post each order's OrderPaid in its slot (first + n / rate) from this one thread; the
-    bridge must answer 202. A post that takes longer than a slot delays the next ones."""
-    session = requests.Session()
-    url = f"{web_url}/webhooks/whmcs"
-    posting.started = time.time()
-    first = time.monotonic()
-    try:
-        for n, order in enumerate(orders):
-            body, headers = signed_request(SECRET, "OrderPaid", order.params, webhook_id=order.webhook_id)
-            wait = first + n / rate - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            elif wait < -0.05:
-                posting.behind += 1
-            sent = time.time()
-            response = session.post(url, data=body, headers=headers, timeout=10)
-            answered = time.time()
-            if response.status_code != 202:
-                raise RuntimeError(
-                    f"OrderPaid for order {order.order_id}: {response.status_code} {response.text[:300]}"
-                )
-            posting.sent[order.order_id] = sent
-            posting.answered[order.order_id] = answered
-    except Exception as exc:  # noqa: BLE001 - raised again in the main thread
-        posting.error = exc
-    finally:
-        posting.finished = time.time()
-
-
 def _drive(cluster: BenchCluster, orders: list[Order], rate: float, whmcs: WhmcsApiStandIn, timeout: float) -> Posting:
     """Post from a thread; return when every order got its AcceptOrder, or at the timeout
     (the orders left are reported as never accepted)."""
-    posting = Posting()
-    poster = threading.Thread(target=post_paced, args=(cluster.web_url, orders, rate, posting), daemon=True)
-    poster.start()
-    started = time.monotonic()
-    deadline, next_report = started + timeout, started + PROGRESS_EVERY
+    posts = [
+        PacedPost(o.order_id, "OrderPaid", o.params, o.webhook_id, f"OrderPaid for order {o.order_id}") for o in orders
+    ]
     wanted = {order.order_id for order in orders}
-    while True:
-        time.sleep(0.5)
-        cluster.supervise()  # a worker that died is restarted and counted, as systemd would
-        if posting.error is not None:
-            raise posting.error
-        accepted = len(wanted & whmcs.accepted().keys())
-        if not poster.is_alive() and accepted == len(wanted):
-            return posting
-        if time.monotonic() > deadline:
-            print(f"  timed out after {timeout:.0f} s: {len(wanted) - accepted} orders not accepted", flush=True)
-            poster.join(timeout=15)
-            return posting
-        if time.monotonic() >= next_report:
-            next_report += PROGRESS_EVERY
-            print(
-                f"  {time.monotonic() - started:6.0f} s  posted {len(posting.sent)}  accepted {accepted}",
-                flush=True,
-            )
+    return drive_paced(cluster, posts, rate, lambda: len(wanted & whmcs.accepted().keys()), timeout, "accepted")
 
 
 def _by_tenth(orders: list[Order], sent: dict[int, float], accepted: dict[int, float]) -> list[dict[str, Any]]:

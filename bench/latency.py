@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import argparse
 import math
-import threading
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
-import requests
 from sqlalchemy import func, select
 
 from bench.stage import (
     BenchCluster,
+    PacedPost,
     PartResult,
+    Posting,
     Row,
     Stage,
+    drive_paced,
     invoice_created,
     latency_summary,
     percentile,
@@ -34,27 +33,12 @@ from bench.stage import (
     settle,
     workers_ready,
 )
-from bridge.inbound.signing import signed_request
 from bridge.store.db import Database
 from bridge.store.models import Action
-from tests.helpers import SECRET
 from tests.system.faults import harness
 from tests.system.faults.stand_ins import TwilioStandIn, client_whatsapp
 
-PROGRESS_EVERY = 15.0
 TARGET_P99_S = 0.5
-
-
-@dataclass
-class Posting:
-    """What the poster thread did; times are epoch seconds, keyed by event number."""
-
-    sent: dict[int, float] = field(default_factory=dict)  # the post left
-    answered: dict[int, float] = field(default_factory=dict)  # its 202 arrived
-    behind: int = 0  # posts that left more than 50 ms after their slot
-    started: float = 0.0
-    finished: float = 0.0
-    error: BaseException | None = None
 
 
 def run(stage: Stage, args: argparse.Namespace) -> PartResult:
@@ -75,36 +59,6 @@ def run(stage: Stage, args: argparse.Namespace) -> PartResult:
     return result
 
 
-def post_paced(web_url: str, events: list[harness.Planned], rate: float, posting: Posting) -> None:
-    """Post event n in its slot (first + n / rate) from this one thread, each signed as
-    WHMCS signs it; the bridge must answer 202. A slow answer delays the next posts."""
-    session = requests.Session()
-    url = f"{web_url}/webhooks/whmcs"
-    posting.started = time.time()
-    first = time.monotonic()
-    try:
-        for n, event in enumerate(events):
-            body, headers = signed_request(SECRET, "InvoiceCreated", event.body, webhook_id=event.key)
-            wait = first + n / rate - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            elif wait < -0.05:
-                posting.behind += 1
-            sent = time.time()
-            response = session.post(url, data=body, headers=headers, timeout=10)
-            answered = time.time()
-            if response.status_code != 202:
-                raise RuntimeError(
-                    f"InvoiceCreated {n} (client {event.client_id}): {response.status_code} {response.text[:300]}"
-                )
-            posting.sent[n] = sent
-            posting.answered[n] = answered
-    except Exception as exc:  # noqa: BLE001 - raised again in the main thread
-        posting.error = exc
-    finally:
-        posting.finished = time.time()
-
-
 def delivered(twilio: TwilioStandIn) -> dict[str, float]:
     """WhatsApp number (E.164) -> when Twilio first accepted a message to it (epoch seconds)."""
     first: dict[str, float] = {}
@@ -119,30 +73,12 @@ def _drive(
 ) -> Posting:
     """Post from a thread; return when every event's client has its WhatsApp message, or at
     the timeout (the events left are reported as never delivered)."""
-    posting = Posting()
-    poster = threading.Thread(target=post_paced, args=(cluster.web_url, events, rate, posting), daemon=True)
-    poster.start()
-    started = time.monotonic()
-    deadline, next_report = started + timeout, started + PROGRESS_EVERY
+    posts = [
+        PacedPost(n, "InvoiceCreated", e.body, e.key, f"InvoiceCreated {n} (client {e.client_id})")
+        for n, e in enumerate(events)
+    ]
     wanted = {client_whatsapp(event.client_id) for event in events}
-    while True:
-        time.sleep(0.5)
-        cluster.supervise()  # a worker that died is restarted and counted, as systemd would
-        if posting.error is not None:
-            raise posting.error
-        arrived = len(wanted & delivered(twilio).keys())
-        if not poster.is_alive() and arrived == len(wanted):
-            return posting
-        if time.monotonic() > deadline:
-            print(f"  timed out after {timeout:.0f} s: {len(wanted) - arrived} events not delivered", flush=True)
-            poster.join(timeout=15)
-            return posting
-        if time.monotonic() >= next_report:
-            next_report += PROGRESS_EVERY
-            print(
-                f"  {time.monotonic() - started:6.0f} s  posted {len(posting.sent)}  WhatsApp at Twilio {arrived}",
-                flush=True,
-            )
+    return drive_paced(cluster, posts, rate, lambda: len(wanted & delivered(twilio).keys()), timeout, "at Twilio")
 
 
 def _by_tenth(events: list[harness.Planned], latency: dict[int, float]) -> list[dict[str, Any]]:

@@ -19,14 +19,12 @@ import time
 from sqlalchemy import func, select
 
 from bench import memory
-from bench.stage import BenchCluster, PartResult, Row, Stage, invoice_created, post_all, providers
+from bench.stage import PROGRESS_EVERY, BenchCluster, PartResult, Row, Stage, invoice_created, post_all, providers
 from bridge.core.settings import load_settings
 from bridge.core.states import FINAL
 from bridge.store.db import Database
 from bridge.store.models import Action, ActionTransition, Attempt
 from tests.system.faults.stand_ins import TwilioStandIn
-
-PROGRESS_EVERY = 15.0
 
 
 def run(stage: Stage, args: argparse.Namespace, with_memory: bool) -> list[PartResult]:

@@ -34,6 +34,7 @@ from tests.system.faults import harness, stand_ins
 
 GUNICORN_CONF = REPO / "deploy" / "gunicorn.conf.py"
 RESULTS = REPO / "bench" / "results"
+PROGRESS_EVERY = 15.0  # seconds between a long part's progress lines
 # Every variable the bridge reads: taken out of the inherited environment, so that a
 # developer's shell never changes what is measured.
 BRIDGE_VARIABLES = frozenset(f.name.upper() for f in dataclasses.fields(Settings))
@@ -307,3 +308,94 @@ def latency_summary(values: list[float], expected: int, missing_label: str) -> d
 
 def rounded(value: float) -> float | str:
     return "never" if math.isinf(value) else round(value, 4)
+
+
+@dataclass(frozen=True)
+class PacedPost:
+    """One signed WHMCS event for `post_paced`; `key` files its times in `Posting`."""
+
+    key: int
+    event: str
+    params: dict[str, Any]
+    webhook_id: str
+    label: str  # names it in an error
+
+
+@dataclass
+class Posting:
+    """What the poster thread did; times are epoch seconds, by PacedPost.key."""
+
+    sent: dict[int, float] = field(default_factory=dict)  # the post left
+    answered: dict[int, float] = field(default_factory=dict)  # its 202 arrived
+    behind: int = 0  # posts that left more than 50 ms after their slot
+    started: float = 0.0
+    finished: float = 0.0
+    error: BaseException | None = None
+
+
+def post_paced(web_url: str, posts: list[PacedPost], rate: float, posting: Posting) -> None:
+    """Post post n in its slot (first + n / rate) from this one thread, each signed as WHMCS
+    signs it; the bridge must answer 202. A slow answer delays the next posts. Run it in a
+    thread: an error is kept in `posting` for the main thread to raise."""
+    import requests
+
+    from bridge.inbound.signing import signed_request
+
+    session = requests.Session()
+    url = f"{web_url}/webhooks/whmcs"
+    posting.started = time.time()
+    first = time.monotonic()
+    try:
+        for n, post in enumerate(posts):
+            body, headers = signed_request(SECRET, post.event, post.params, webhook_id=post.webhook_id)
+            wait = first + n / rate - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            elif wait < -0.05:
+                posting.behind += 1
+            sent = time.time()
+            response = session.post(url, data=body, headers=headers, timeout=10)
+            answered = time.time()
+            if response.status_code != 202:
+                raise RuntimeError(f"{post.label}: {response.status_code} {response.text[:300]}")
+            posting.sent[post.key] = sent
+            posting.answered[post.key] = answered
+    except Exception as exc:  # noqa: BLE001 - raised again in the main thread
+        posting.error = exc
+    finally:
+        posting.finished = time.time()
+
+
+def drive_paced(
+    cluster: BenchCluster,
+    posts: list[PacedPost],
+    rate: float,
+    arrived: Callable[[], int],
+    timeout: float,
+    what: str,
+) -> Posting:
+    """Post from a thread (post_paced) and return once the poster is done and `arrived()`
+    counts every post's outcome, or at the timeout (the rest are reported missing by the
+    part). `what` names the outcome in the progress lines, e.g. "accepted"."""
+    import threading
+
+    posting = Posting()
+    poster = threading.Thread(target=post_paced, args=(cluster.web_url, posts, rate, posting), daemon=True)
+    poster.start()
+    started = time.monotonic()
+    deadline, next_report = started + timeout, started + PROGRESS_EVERY
+    while True:
+        time.sleep(0.5)
+        cluster.supervise()  # a worker that died is restarted and counted, as systemd would
+        if posting.error is not None:
+            raise posting.error
+        done = arrived()
+        if not poster.is_alive() and done == len(posts):
+            return posting
+        if time.monotonic() > deadline:
+            print(f"  timed out after {timeout:.0f} s: {len(posts) - done} not {what}", flush=True)
+            poster.join(timeout=15)
+            return posting
+        if time.monotonic() >= next_report:
+            next_report += PROGRESS_EVERY
+            print(f"  {time.monotonic() - started:6.0f} s  posted {len(posting.sent)}  {what} {done}", flush=True)

@@ -193,3 +193,36 @@ def twilio_post(app: Flask, path: str, params: dict[str, str], token: str, publi
     signature = RequestValidator(token).compute_signature(f"{public_base_url}{path}", params)
     headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
     return app.test_client().post(path, data=urlencode(params), headers=headers)
+
+
+def debit_requested(
+    svc: Services, *, invoice_id: str, cycle: str, outcome: str | None, pagos360_id: str | None = None
+) -> None:
+    """A card debit the debit cycle asked Pagos360 for (adhesion 20871 of client 1042), as its
+    request row and Action record it; `pagos360_id` is Pagos360's id for it (the Action's
+    provider_ref), `outcome` how it ended ("paid", "rejected", or None: not known yet)."""
+    from sqlalchemy import update
+
+    from bridge.core.actions import PlannedAction
+    from bridge.core.events import InboundEvent
+    from bridge.store.models import DebitRequest
+    from bridge.store.outbox import record_event, store_planned
+
+    inbound = InboundEvent("bridge", "DebitCycle", f"debit-cycle:{cycle}:{invoice_id}", {})
+    event = record_event(svc.db, inbound, plan_on=None)
+    with svc.db.session() as session:
+        planned = PlannedAction("pagos360_debit", "20871", {"amount": "18150.00"}, "test")
+        [action_id] = store_planned(session, svc.queue, event.event_id, [("test", planned)])
+        if pagos360_id is not None:
+            session.execute(update(Action).where(Action.id == action_id).values(provider_ref=pagos360_id))
+        session.add(
+            DebitRequest(
+                invoice_id=invoice_id,
+                cycle=cycle,
+                adhesion_pagos360_id="20871",
+                whmcs_client_id="1042",
+                amount=18150,
+                action_id=action_id,
+                outcome=outcome,
+            )
+        )

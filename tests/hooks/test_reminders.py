@@ -19,13 +19,10 @@ import pytest
 from babel.dates import format_date
 from sqlalchemy import select
 
-from bridge.core.actions import PlannedAction
-from bridge.core.events import InboundEvent
 from bridge.scheduled import notice_digest, renewal_scan
 from bridge.services import services
-from bridge.store.models import CardAdhesion, DebitRequest, Event, ScheduledNotice, ScheduledRun
-from bridge.store.outbox import record_event, store_planned
-from tests.helpers import REPO, actions_of, count, load_sample
+from bridge.store.models import CardAdhesion, Event, ScheduledNotice, ScheduledRun
+from tests.helpers import REPO, actions_of, count, debit_requested, load_sample
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("the_customer_wrote")]
 
@@ -130,7 +127,7 @@ def test_an_invoice_the_card_will_pay_gets_no_reminder_unless_its_debit_was_reje
     _remind(live, run_worker, "firstoverdue")
     assert _notices(svc) == []
 
-    _rejected_debit(svc, "88231")
+    debit_requested(svc, invoice_id="88231", cycle="2026-11", outcome="rejected")  # the cycle's, rejected
     _remind(live, run_worker, "secondoverdue")
     _day_pass(live, run_worker)
     [text] = _whatsapps(edge, prism)
@@ -140,25 +137,6 @@ def test_an_invoice_the_card_will_pay_gets_no_reminder_unless_its_debit_was_reje
 def _last(svc) -> int:
     with svc.db.engine.connect() as connection:
         return connection.exec_driver_sql("select max(id) from events").scalar()
-
-
-def _rejected_debit(svc, invoice_id: str) -> None:
-    """The debit cycle asked for the invoice and Pagos360 rejected it."""
-    event = record_event(svc.db, InboundEvent("bridge", "DebitCycle", f"debit-cycle:{invoice_id}", {}), plan_on=None)
-    with svc.db.session() as session:
-        planned = PlannedAction("pagos360_debit", "20871", {"amount": "18150.00"}, "test")
-        [action_id] = store_planned(session, svc.queue, event.event_id, [("test", planned)])
-        session.add(
-            DebitRequest(
-                invoice_id=invoice_id,
-                cycle="2026-11",
-                adhesion_pagos360_id="20871",
-                whmcs_client_id="1042",
-                amount=18150,
-                action_id=action_id,
-                outcome="rejected",
-            )
-        )
 
 
 # -- renewals -------------------------------------------------------------------------------

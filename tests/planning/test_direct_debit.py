@@ -22,7 +22,7 @@ from bridge.scheduled.debit_cycle import next_debit_date, run_debit_cycle, run_i
 from bridge.services import services
 from bridge.store.models import Action, CardAdhesion, DebitPayment, DebitRequest, Event, utcnow
 from bridge.wiring import build_deliverer, build_relay
-from tests.helpers import actions_of, count, load_sample, plan_of, transitions_of
+from tests.helpers import actions_of, count, debit_requested, load_sample, plan_of, transitions_of
 from tests.support.pagos360_stand_in import pagos360_stand_in
 from tests.support.whmcs_stand_in import API_URL, SETTINGS, WhmcsStandIn
 
@@ -617,30 +617,6 @@ def test_the_debit_cycle_asks_nothing_for_a_service_the_client_cancelled(immedia
     assert ("1 left out (service cancelled)" in report.summary()) is not debited
 
 
-def _requested(svc, pagos360_id: str, cycle: str, outcome: str | None) -> None:
-    """A debit the cycle asked Pagos360 for (its Action's provider_ref is Pagos360's id)."""
-    from bridge.core.actions import PlannedAction
-    from bridge.core.events import InboundEvent
-    from bridge.store.outbox import record_event, store_planned
-
-    event = record_event(svc.db, InboundEvent("bridge", "DebitCycle", f"cycle-{cycle}", {}), plan_on=None)
-    with svc.db.session() as session:
-        planned = PlannedAction("pagos360_debit", "20871", {"amount": "18150.00"}, "test")
-        [action_id] = store_planned(session, svc.queue, event.event_id, [("test", planned)])
-        session.execute(update(Action).where(Action.id == action_id).values(provider_ref=pagos360_id))
-        session.add(
-            DebitRequest(
-                invoice_id=f"invoice-{cycle}",
-                cycle=cycle,
-                adhesion_pagos360_id="20871",
-                whmcs_client_id="1042",
-                amount=18150,
-                action_id=action_id,
-                outcome=outcome,
-            )
-        )
-
-
 @pytest.mark.parametrize("earlier", ["rejected", "paid"])
 def test_debits_rejected_two_cycles_in_a_row_take_the_client_out_of_the_debit_group(
     earlier, app, notify, whmcs, p360, run_worker
@@ -650,8 +626,9 @@ def test_debits_rejected_two_cycles_in_a_row_take_the_client_out_of_the_debit_gr
         session.add(
             CardAdhesion(pagos360_id="20871", whmcs_client_id="1042", state="signed", debit_day=22, previous_group_id=1)
         )
-    _requested(svc, "553100", "2026-10", earlier)
-    _requested(svc, "553202", "2026-11", None)  # the one this notification rejects
+    debit_requested(svc, invoice_id="invoice-2026-10", cycle="2026-10", outcome=earlier, pagos360_id="553100")
+    # The one this notification rejects.
+    debit_requested(svc, invoice_id="invoice-2026-11", cycle="2026-11", outcome=None, pagos360_id="553202")
     event_id = notify("card_debit_request.rejected").get_json()["event_id"]
     run_worker(app)
 
