@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,6 +44,22 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A session in a transaction: committed on success, rolled back on error."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection on which every statement is its own transaction, committed as it
+        returns: for a write that is one atomic statement (the intake's, on PostgreSQL), it
+        saves the BEGIN and COMMIT round trips of `session()`."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads that need no snapshot across statements: each statement runs
+        alone on an autocommit connection (no BEGIN, no COMMIT round trips). Never for writes:
+        nothing here is atomic."""
+        with self.autocommit() as connection, Session(bind=connection, expire_on_commit=False) as session:
             yield session
 
     def dispose(self) -> None:

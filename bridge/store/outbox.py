@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from bridge import metrics
@@ -22,12 +22,15 @@ from bridge.core.events import InboundEvent, InboundRefused
 from bridge.core.states import FINAL, State
 from bridge.store.db import Database
 from bridge.store.insert_new import insert_new
-from bridge.store.models import Action, ActionTransition, Event, string_width
+from bridge.store.intake_rows import EVENT_KEY, store_event_and_planning
+from bridge.store.models import Action, ActionTransition, Event, string_width, utcnow
 from bridge.store.queue import ActionQueue
-from bridge.store.queueing import queue_after_commit
+from bridge.store.queueing import enqueue_committed, queue_after_commit
 from bridge.store.search import normalise, payload_words
+from bridge.store.tables import EVENTS
 
 RECEIVED = "queued on receipt"  # the reason on a received event's planning
+PLANNER = "bridge.planner"  # the hook name on every planning Action
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,10 @@ class IntakeResult:
 def record_event(db: Database, inbound: InboundEvent, *, plan_on: ActionQueue | None) -> IntakeResult:
     """Store the event and its planning Action, or find the copy stored before.
 
-    One transaction, and no read before the write: the insert itself says whether the
-    event is new (ON CONFLICT DO NOTHING on its source and external id). Of two copies
-    arriving at once, the second waits for the first to commit and then finds it.
+    One transaction (on PostgreSQL, with a planning, one statement), and no read before the
+    write: the insert itself says whether the event is new (ON CONFLICT DO NOTHING on its
+    source and external id). Of two copies arriving at once, the second waits for the first
+    to commit and then finds it.
 
     The planning is stored `queued` and its job put on `plan_on` after the commit.
     `plan_on=None` stores the event alone, for the bridge's own events (the debit cycle)
@@ -50,41 +54,63 @@ def record_event(db: Database, inbound: InboundEvent, *, plan_on: ActionQueue | 
     Raises InboundRefused, before anything is written, when the event's ids do not fit
     their columns."""
     check_storable(inbound)
+    if plan_on is not None and db.backend == "postgresql":
+        return _record_in_one_statement(db, inbound, plan_on)
     with db.session() as session:
         event_id = record_event_in(session, inbound, plan_on=plan_on)
         if event_id is None:
-            existing = session.scalar(
-                select(Event.id).where(Event.source == inbound.source, Event.external_id == inbound.external_id)
-            )
-            if existing is None:  # the conflicting row is committed, so this cannot happen
-                raise RuntimeError(f"event {inbound.source}/{inbound.external_id} conflicted but is not there")
-            return IntakeResult(existing, created=False)
+            return IntakeResult(_stored_before(session, inbound), created=False)
     return IntakeResult(event_id, created=True)
+
+
+def _record_in_one_statement(db: Database, inbound: InboundEvent, plan_on: ActionQueue) -> IntakeResult:
+    """PostgreSQL: the event, its planning and the first transition in one statement, which
+    commits alone (no BEGIN, no COMMIT: two round trips fewer on the webhook's path); the job
+    is queued once it has returned, as `queue_after_commit` would."""
+    with db.autocommit() as connection:
+        stored = store_event_and_planning(connection, _event_row(inbound), hook=PLANNER, reason=RECEIVED)
+        if stored is None:
+            return IntakeResult(_stored_before(connection, inbound), created=False)
+    event_id, planning_id = stored
+    enqueue_committed(plan_on, [planning_id])
+    return IntakeResult(event_id, created=True)
+
+
+def _stored_before(on: Session | Connection, inbound: InboundEvent) -> int:
+    """The id of the copy an insert conflicted with: committed (the insert waited for it), so
+    it is there to read."""
+    same = select(Event.id).where(Event.source == inbound.source, Event.external_id == inbound.external_id)
+    existing = on.scalar(same)
+    if existing is None:
+        raise RuntimeError(f"event {inbound.source}/{inbound.external_id} conflicted but is not there")
+    return existing
 
 
 def record_event_in(session: Session, inbound: InboundEvent, *, plan_on: ActionQueue | None) -> int | None:
     """`record_event` inside the caller's transaction, for a writer that must store more with
     the event (bridge.scheduled.notice_digest marks the notices it tells): the new event's id,
     or None when the same event is stored already (then nothing was written)."""
-    event_id = _insert_new_event(session, inbound)
-    if event_id is not None and plan_on is not None:
-        planning = PlannedAction(channel="plan", recipient="hooks", content={})
-        store_planned(session, plan_on, event_id, [("bridge.planner", planning)], reason=RECEIVED)
+    values = _event_row(inbound)
+    if plan_on is None:
+        return session.scalar(insert_new(session, EVENTS, values, EVENT_KEY).returning(EVENTS.c.id))
+    stored = store_event_and_planning(session, values, hook=PLANNER, reason=RECEIVED)
+    if stored is None:
+        return None
+    event_id, planning_id = stored
+    queue_after_commit(session, plan_on, [planning_id])
     return event_id
 
 
-def _insert_new_event(session: Session, inbound: InboundEvent) -> int | None:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new event's id, or None if the
-    same (source, external_id) is already stored."""
-    values = {
+def _event_row(inbound: InboundEvent) -> dict[str, object]:
+    return {
         "source": inbound.source,
         "type": inbound.type,
         "external_id": inbound.external_id,
         "client_id": inbound.client_id,
         "payload": inbound.payload,
         "search_text": normalise([inbound.external_id, *payload_words(inbound.payload)]),
+        "received_at": utcnow(),
     }
-    return session.scalar(insert_new(session, Event, values, ["source", "external_id"]).returning(Event.id))
 
 
 def store_planned(

@@ -57,13 +57,22 @@ def requeue(session: Session, queue: ActionQueue, action_id: int, reason: str, *
     return True
 
 
+def enqueue_committed(queue: ActionQueue, action_ids: list[int]) -> None:
+    """Put the jobs of Actions already committed `queued` on `queue`, in one round trip.
+
+    For a writer whose commit is not a session's (the intake's single statement on
+    PostgreSQL, bridge.store.outbox); sessions get it from `queue_after_commit`. An error is
+    logged, not raised, for the reasons `queue_after_commit` gives."""
+    try:
+        queue.enqueue_many(action_ids)
+    except Exception:  # noqa: BLE001 - committed `queued`: the relay will catch up
+        log.warning("could not queue actions %s; the relay will", action_ids, exc_info=True)
+
+
 @event.listens_for(Session, "after_commit")
 def _enqueue_committed(session: Session) -> None:
     for queue, ids in session.info.pop(_WAITING, {}).items():
-        try:
-            queue.enqueue_many(ids)  # one round trip for all of them
-        except Exception:  # noqa: BLE001 - committed `queued`: the relay will catch up
-            log.warning("could not queue actions %s; the relay will", ids, exc_info=True)
+        enqueue_committed(queue, ids)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.orm import Session
 
 from bridge import metrics
 from bridge.core.states import FINAL, State, can_move
-from bridge.store.models import Action, ActionTransition, utcnow
+from bridge.store.models import utcnow
+from bridge.store.tables import ACTIONS, TRANSITIONS
 
 
 def move(
@@ -33,21 +34,34 @@ def move(
     also requires the Action to be on that attempt: a worker finishing a send the relay
     already gave up on (and another worker may have claimed again) must not move it.
     """
+    return move_returning(session, action_id, to_state, reason, expect=expect, claim=claim, **fields) is not None
+
+
+def move_returning(
+    session: Session,
+    action_id: int,
+    to_state: State,
+    reason: str,
+    *,
+    expect: Iterable[State],
+    claim: int | None = None,
+    **fields: Any,
+) -> Row[Any] | None:
+    """`move`, returning the Action's whole row as the UPDATE left it (None: it did not
+    move): the claim reads the Action it takes in the statement that takes it."""
     sources = sorted(str(state) for state in set(expect) if can_move(state, to_state))
     if not sources:
-        return False
-    conditions = [Action.id == action_id, Action.state.in_(sources)]
+        return None
+    conditions = [ACTIONS.c.id == action_id, ACTIONS.c.state.in_(sources)]
     if claim is not None:
-        conditions.append(Action.attempts == claim)
-    channel = session.execute(
-        update(Action)
-        .where(*conditions)
-        .values(state=str(to_state), updated_at=utcnow(), **fields)
-        .returning(Action.channel)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
-    if channel is None:
-        return False
+        conditions.append(ACTIONS.c.attempts == claim)
+    # Core statements on the tables, not the ORM's: this runs several times per job, and the
+    # ORM's bulk-update path cost more than the statement (issue 16's profile).
+    row = session.execute(
+        update(ACTIONS).where(*conditions).values(state=str(to_state), updated_at=utcnow(), **fields).returning(ACTIONS)
+    ).first()
+    if row is None:
+        return None
     from_state: Any = sources[0]
     if len(sources) > 1:
         # Which of them it was: the destination of the Action's latest transition. The move
@@ -56,19 +70,17 @@ def move(
         # transaction ends. A statement after the UPDATE sees it (READ COMMITTED takes a
         # snapshot per statement; SQLite's writers are serialised).
         from_state = (
-            select(ActionTransition.to_state)
-            .where(ActionTransition.action_id == action_id)
-            .order_by(ActionTransition.id.desc())
+            select(TRANSITIONS.c.to_state)
+            .where(TRANSITIONS.c.action_id == action_id)
+            .order_by(TRANSITIONS.c.id.desc())
             .limit(1)
             .scalar_subquery()
         )
-    # A Core insert, not session.add: the row is never read back here, and the ORM's unit
-    # of work costs more than the statement on this path taken several times per job.
     session.execute(
-        insert(ActionTransition).values(
-            action_id=action_id, from_state=from_state, to_state=str(to_state), reason=reason
+        insert(TRANSITIONS).values(
+            action_id=action_id, from_state=from_state, to_state=str(to_state), reason=reason, at=utcnow()
         )
     )
     if to_state in FINAL:  # every move into a final state passes here: counted once, here
-        metrics.action_finished(channel, to_state)
-    return True
+        metrics.action_finished(row.channel, to_state)
+    return row

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, insert, select, update
 
 from bridge import metrics
 from bridge.core.failure_alerts import failure_alerts
@@ -26,11 +26,12 @@ from bridge.core.fallback import next_in_chain, with_handover
 from bridge.core.retry import RetryPolicy
 from bridge.core.states import CLAIMABLE, State
 from bridge.store.db import Database
-from bridge.store.models import Action, Attempt, Event, utcnow
+from bridge.store.models import Action, utcnow
 from bridge.store.outbox import store_planned
 from bridge.store.queue import ActionQueue
 from bridge.store.search import normalise
-from bridge.store.transitions import move
+from bridge.store.tables import ACTIONS, ATTEMPTS, EVENTS
+from bridge.store.transitions import move, move_returning
 from bridge.work.executors import Executed, Executor
 from bridge.work.ratelimit import RateLimiter
 from providers import ProviderError
@@ -74,10 +75,13 @@ class Deliverer:
         self.worker_name = worker_name
 
     def deliver(self, action_id: int) -> Outcome:
-        deferred = self._wait_for_slot(action_id)
+        seen = self._look(action_id)
+        if seen is None or State(seen.state) not in CLAIMABLE:
+            return Outcome(action_id, "not-claimed", "already taken or in a final state")
+        deferred = self._wait_for_slot(action_id, seen.channel)
         if deferred is not None:
             return deferred
-        claimed = self._claim(action_id)
+        claimed = self._claim(action_id, seen.attempts)
         if claimed is None:
             return Outcome(action_id, "not-claimed", "already taken or in a final state")
         action, attempt_id = claimed
@@ -92,16 +96,20 @@ class Deliverer:
             return self._failed(action, attempt_id, started, error)
         return self._sent(action, attempt_id, started, result)
 
-    def _wait_for_slot(self, action_id: int) -> Outcome | None:
+    def _look(self, action_id: int) -> Row[Any] | None:
+        """The Action's channel, state and attempt count, in one statement outside any
+        transaction: what the send slot and the claim need to know first."""
+        with self.db.autocommit() as connection:
+            query = select(ACTIONS.c.channel, ACTIONS.c.state, ACTIONS.c.attempts).where(ACTIONS.c.id == action_id)
+            return connection.execute(query).first()
+
+    def _wait_for_slot(self, action_id: int, channel: str) -> Outcome | None:
         """Wait for the sender's next slot under its shared rate limit; when that is further
         away than RATE_LIMIT_MAX_WAIT_SECONDS, put the Action back for then instead."""
-        with self.db.session() as session:
-            row = session.execute(select(Action.channel, Action.state).where(Action.id == action_id)).first()
-            channel, state = (row.channel, row.state) if row else ("", "")
         executor = self.executors.get(channel)
         key = executor.rate_key if executor else None
         rate = executor.per_second if executor else None
-        if not key or not rate or State(state or "failed") not in CLAIMABLE:
+        if not key or not rate:
             return None
         slot = self.pacing.limiter.reserve(key, rate, self.pacing.max_wait)
         if slot.reserved:
@@ -122,41 +130,35 @@ class Deliverer:
             raise ProviderError(f"no provider for channel {action.channel!r}", permanent=True)
         return executor.carry_out(action, attempt_id)
 
-    def _claim(self, action_id: int) -> tuple[Action, int] | None:
+    def _claim(self, action_id: int, seen_attempts: int) -> tuple[Action, int] | None:
         """Compare-and-set into `sending`, and write the attempt row before the send.
 
-        One UPDATE that accepts every claimable state, on the attempt count just read.
-        Not the state just read: it may change meanwhile without anyone having taken the
-        Action (the relay queues it again, a duplicate job puts it back for a send slot),
-        and a claim lost to such a move would drop this job and leave the Action waiting
-        for the relay. A claim that did take it and try it changed the count: then this
-        one loses, as it must."""
+        One UPDATE that accepts every claimable state, on the attempt count read before the
+        send slot, and returns the row it took (the content as it is now, not as it was
+        before the wait). Not the state read then: it may change meanwhile without anyone
+        having taken the Action (the relay queues it again, a duplicate job puts it back for
+        a send slot), and a claim lost to such a move would drop this job and leave the
+        Action waiting for the relay. A claim that did take it and try it changed the count:
+        then this one loses, as it must."""
         with self.db.session() as session:
-            action = session.get(Action, action_id)
-            if action is None or State(action.state) not in CLAIMABLE:
-                return None
-            number = action.attempts + 1
-            won = move(
+            number = seen_attempts + 1
+            row = move_returning(
                 session,
                 action_id,
                 State.SENDING,
                 f"attempt {number} by worker {self.worker_name}".strip(),
                 expect=CLAIMABLE,
-                claim=action.attempts,
+                claim=seen_attempts,
                 attempts=number,
                 next_attempt_at=None,
             )
-            if not won:
+            if row is None:
                 return None
-            attempt_id = session.scalar(
-                insert(Attempt).values(action_id=action_id, number=number).returning(Attempt.id)
-            )
+            attempt = insert(ATTEMPTS).values(action_id=action_id, number=number, started_at=utcnow())
+            attempt_id = session.scalar(attempt.returning(ATTEMPTS.c.id))
             assert attempt_id is not None  # an INSERT … RETURNING always returns its row
-            # The move's UPDATE went around the ORM: bring the detached copy up to date
-            # by hand rather than reading the row a third time.
-            session.expunge(action)
-            action.state, action.attempts, action.next_attempt_at = str(State.SENDING), number, None
-            return action, attempt_id
+            # A detached Action built from the claimed row: what the executors read.
+            return Action(**row._asdict()), attempt_id
 
     def _sent(self, action: Action, attempt_id: int, started: float, result: Executed) -> Outcome:
         outcome = "dry_run" if result.dry_run else "sent"
@@ -241,10 +243,9 @@ class Deliverer:
         duration_ms = (time.perf_counter() - started) * 1000
         # Only while still open: the relay closes an attempt it gave up on as "lost".
         session.execute(
-            update(Attempt)
-            .where(Attempt.id == attempt_id, Attempt.outcome.is_(None))
+            update(ATTEMPTS)
+            .where(ATTEMPTS.c.id == attempt_id, ATTEMPTS.c.outcome.is_(None))
             .values(duration_ms=duration_ms, **values)
-            .execution_options(synchronize_session=False)
         )
         outcome = values.get("outcome")
         metrics.attempt_finished(action.channel, str(outcome), duration_ms / 1000)
@@ -274,10 +275,7 @@ def _add_search_words(session: Any, event_id: int, words: tuple[object, ...]) ->
     if not words:
         return
     # Only the one column: the event's payload need not be loaded to extend its words.
-    current = session.scalar(select(Event.search_text).where(Event.id == event_id)) or ""
+    current = session.scalar(select(EVENTS.c.search_text).where(EVENTS.c.id == event_id)) or ""
     session.execute(
-        update(Event)
-        .where(Event.id == event_id)
-        .values(search_text=normalise([*current.split(), *words]))
-        .execution_options(synchronize_session=False)
+        update(EVENTS).where(EVENTS.c.id == event_id).values(search_text=normalise([*current.split(), *words]))
     )

@@ -46,7 +46,7 @@ class WhatsAppGate(ProviderExecutor):
 
     def carry_out(self, action: Action, attempt_id: int) -> Executed:
         content = action.content or {}
-        with self.db.session() as session:
+        with self.db.reading() as session:
             state = number_state(session, action.recipient)
         if state is not None and state.opted_out and not content.get("consent_notice") and not content.get("staff"):
             when = f" on {state.consent_changed_at:%Y-%m-%d}" if state.consent_changed_at else ""

@@ -147,7 +147,7 @@ def test_a_planning_that_finishes_after_the_relay_gave_it_up_stores_nothing(post
     event_id = post_event("ClientAdd").get_json()["event_id"]
     plan = plan_of(svc, event_id)
     stalled = build_deliverer(svc, "stalled")
-    action, attempt_id = stalled._claim(plan.id)  # the stalled worker's claim and attempt
+    action, attempt_id = stalled._claim(plan.id, plan.attempts)  # the stalled worker's claim and attempt
     late = utcnow() + timedelta(seconds=svc.settings.relay_sending_timeout_seconds + 1)
     assert build_relay(svc).run_once(now=late).recovered_sending == [plan.id]
     run_worker()  # another worker plans and delivers
