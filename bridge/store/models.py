@@ -129,9 +129,12 @@ class Action(Base):
 
 class ActionTransition(Base):
     __tablename__ = "action_transitions"
+    # An Action's transitions in order, and its latest one (bridge.store.transitions.move) in
+    # one probe: on action_id alone PostgreSQL may walk the primary key backwards instead.
+    __table_args__ = (Index("ix_action_transitions_action_id_id", "action_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
     from_state: Mapped[str | None] = mapped_column(String(16))
     to_state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
