@@ -6,7 +6,8 @@ WhatsApp rate among them: RATE_LIMIT_WHATSAPP_PER_SECOND, 10/s), WHMCS's API and
 stood in. Email has no SMTP server here: it is a dry run, which is not paced.
 
 Measured: the time from the first post until the last WhatsApp message reaches the Twilio
-stand-in, against the ideal, messages / rate. The timeline says where the rest went
+stand-in, against the ideal, messages / rate (target: ideal / measured >= 0.95, the rate limit
+kept fed). The timeline says where the rest went
 (posting, planning, sending); the memory part reads the processes at the end.
 """
 
@@ -25,6 +26,8 @@ from bridge.core.states import FINAL
 from bridge.store.db import Database
 from bridge.store.models import Action, ActionTransition, Attempt
 from tests.system.faults.stand_ins import TwilioStandIn
+
+TARGET = 0.95  # the last WhatsApp within 1/0.95 of the ideal time: the rate limit kept fed
 
 
 def run(stage: Stage, args: argparse.Namespace, with_memory: bool) -> list[PartResult]:
@@ -141,6 +144,7 @@ def _result(
         "s",
         baseline=ideal,
         ratio=ideal / measured,
+        at_least=TARGET,
         note=f"first WhatsApp at {seconds['first_whatsapp']:.0f} s, planning done at {seconds['planning_done']:.0f} s, "
         f"then {sending_rate:.2f}/s",
     )
