@@ -79,26 +79,25 @@ def _drive(
             cluster.supervise()  # a worker that died is restarted and counted, as systemd would
             if failure:
                 raise failure[0]
-            waiting, total = open_actions(db)
-            if "posted" in timeline and total and waiting == 0:
+            open_actions, total = _open_actions(db)
+            if "posted" in timeline and total and open_actions == 0:
                 timeline["all_final"] = time.time()
                 return timeline
             if time.monotonic() > deadline:
-                raise TimeoutError(f"monthly run not finished in {timeout:.0f}s: {waiting} actions open")
+                raise TimeoutError(f"monthly run not finished in {timeout:.0f}s: {open_actions} actions open")
             if time.monotonic() >= next_report:
                 next_report += PROGRESS_EVERY
                 elapsed = time.time() - timeline["first_post"]
                 print(
                     f"  {elapsed:6.0f} s  posted {'all' if 'posted' in timeline else '...'}  "
-                    f"WhatsApp sent {len(twilio.accepted())}  actions open {waiting}",
+                    f"WhatsApp sent {len(twilio.accepted())}  actions open {open_actions}",
                     flush=True,
                 )
     finally:
         db.dispose()
 
 
-def open_actions(db: Database) -> tuple[int, int]:
-    """(Actions not yet final, all Actions)."""
+def _open_actions(db: Database) -> tuple[int, int]:
     with db.session() as session:
         total = session.scalar(select(func.count()).select_from(Action)) or 0
         done = session.scalar(select(func.count()).select_from(Action).where(Action.state.in_(list(FINAL)))) or 0

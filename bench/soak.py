@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 from bench import memory
 from bench.delivery import whatsapp_only_config
-from bench.monthly import open_actions
-from bench.stage import PROGRESS_EVERY, BenchCluster, PartResult, Row, Stage, invoice_created, post_all, providers
-from bridge.store.db import Database
+from bench.stage import BenchCluster, PartResult, Row, Stage, invoice_created, post_all, providers, settle
 
 RSS_LIMIT_MB = 120.0
 GROWTH_LIMIT = 1.10  # "flat": less than 10 % more from the checkpoint to the end
@@ -45,7 +44,10 @@ def run(stage: Stage, args: argparse.Namespace) -> PartResult:
             for upto, first in ((checkpoint, 0), (total, checkpoint)):
                 posts = [invoice_created(i, whmcs, "soak") for i in range(first, upto)]
                 post_all(cluster.web_url, posts)
-                _settle(cluster, stage.database_url, upto, started)
+                # A round of 90,000 takes about 25 minutes here.
+                report = _reporter(upto, started)
+                if not settle(cluster, stage.database_url, timeout=upto * 0.1 + 600, every=2.0, progress=report):
+                    raise TimeoutError(f"soak: actions still open after {upto} events")
                 readings[upto] = _read(cluster)
             sent = len(twilio.accepted())
     if sent < total:
@@ -53,24 +55,11 @@ def run(stage: Stage, args: argparse.Namespace) -> PartResult:
     return _result(readings, checkpoint, total, time.time() - started)
 
 
-def _settle(cluster: BenchCluster, database_url: str, events: int, started: float) -> None:
-    """Until every Action is final (a round of 90,000 takes about 25 minutes here)."""
-    db = Database(database_url)
-    deadline, next_report = time.monotonic() + events * 0.1 + 600, time.monotonic() + PROGRESS_EVERY
-    try:
-        while True:
-            time.sleep(2.0)
-            cluster.supervise()
-            waiting, _ = open_actions(db)
-            if waiting == 0:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"soak: {waiting} actions still open after {events} events")
-            if time.monotonic() >= next_report:
-                next_report += PROGRESS_EVERY * 4
-                print(f"  {time.time() - started:6.0f} s  {events} events posted, actions open {waiting}", flush=True)
-    finally:
-        db.dispose()
+def _reporter(events: int, started: float) -> Callable[[int], None]:
+    def report(waiting: int) -> None:
+        print(f"  {time.time() - started:6.0f} s  {events} events posted, actions open {waiting}", flush=True)
+
+    return report
 
 
 def _read(cluster: BenchCluster) -> dict[str, dict[int, dict[str, float]]]:

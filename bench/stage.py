@@ -262,8 +262,16 @@ def workers_ready(redis_url: str, count: int) -> float:
     return time.monotonic() - started
 
 
-def settle(cluster: BenchCluster, database_url: str, timeout: float = 30.0) -> bool:
-    """Wait (a little) until every Action is final, so the states a part reports are the end's."""
+def settle(
+    cluster: BenchCluster,
+    database_url: str,
+    timeout: float = 30.0,
+    *,
+    every: float = 0.5,
+    progress: Callable[[int], None] | None = None,
+) -> bool:
+    """Wait until every Action is final, so the states a part reports are the end's; False
+    after `timeout` seconds. `progress` is told how many are still open about once a minute."""
     from sqlalchemy import func, select
 
     from bridge.core.states import FINAL
@@ -271,6 +279,7 @@ def settle(cluster: BenchCluster, database_url: str, timeout: float = 30.0) -> b
 
     db = Database(database_url)
     deadline = time.monotonic() + timeout
+    next_report = time.monotonic() + PROGRESS_EVERY * 4
     try:
         while True:
             with db.session() as session:
@@ -281,8 +290,11 @@ def settle(cluster: BenchCluster, database_url: str, timeout: float = 30.0) -> b
                 return True
             if time.monotonic() > deadline:
                 return False
+            if progress is not None and time.monotonic() >= next_report:
+                next_report += PROGRESS_EVERY * 4
+                progress(open_actions or 0)
             cluster.supervise()
-            time.sleep(0.5)
+            time.sleep(every)
     finally:
         db.dispose()
 

@@ -16,7 +16,7 @@ from bridge.core.states import State
 from bridge.logpage.auth import Staff
 from bridge.services import Services
 from bridge.store.models import Action, AuditEntry
-from bridge.store.outbox import store_planned
+from bridge.store.outbox import PLANNER, store_planned
 from bridge.store.queueing import requeue
 
 
@@ -73,7 +73,7 @@ def replay_event(svc: Services, staff: Staff, event_id: int) -> int:
             .order_by(Action.id.desc())
             .limit(1)
         )
-        planning = [("bridge.planner", PlannedAction(PLAN_CHANNEL, "hooks", {}))]
+        planning = [(PLANNER, PlannedAction(PLAN_CHANNEL, "hooks", {}))]
         reason = f"replay queued by {staff.email} from the delivery log"
         [new_id] = store_planned(session, svc.queue, event_id, planning, reason=reason)
         session.execute(update(Action).where(Action.id == new_id).values(replay_of_id=previous))

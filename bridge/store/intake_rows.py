@@ -54,13 +54,10 @@ def store_event_and_planning(
     if event_id is None:
         return None
     planning_id = on.scalar(insert(ACTIONS).values(event_id=event_id, **planning).returning(ACTIONS.c.id))
-    on.execute(insert(TRANSITIONS).values(_first_transition(planning_id, reason, now)))
     assert planning_id is not None
+    first = {"action_id": planning_id, "from_state": None, "to_state": QUEUED, "reason": reason, "at": now}
+    on.execute(insert(TRANSITIONS).values(first))
     return event_id, planning_id
-
-
-def _first_transition(action_id: Any, reason: str, now: Any) -> dict[str, Any]:
-    return {"action_id": action_id, "from_state": None, "to_state": QUEUED, "reason": reason, "at": now}
 
 
 # One round trip on PostgreSQL: data-modifying CTEs run once and to completion whether or not
